@@ -18,10 +18,10 @@
 import json
 import os
 
-from conftest import needs_onnxruntime
 import numpy as np
 import pytest
 
+from conftest import needs_onnxruntime
 from dla_infer_ros.backends import BackendOptions
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.cli import classify_image

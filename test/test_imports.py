@@ -22,7 +22,7 @@ import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-BLOCKER = textwrap.dedent('''
+BLOCKER = textwrap.dedent("""
     import importlib.abc, pkgutil, sys
     BLOCKED = ('tensorrt', 'tensorrt_bindings', 'cuda', 'pycuda', 'onnxruntime')
 
@@ -51,7 +51,7 @@ BLOCKER = textwrap.dedent('''
     else:
         raise AssertionError('activate() without onnxruntime did not fail')
     print('\\n'.join(names))
-''')
+""")
 
 
 def test_every_module_imports_without_native_runtimes() -> None:

@@ -17,10 +17,10 @@
 
 from typing import Callable
 
-from conftest import needs_onnxruntime
 import numpy as np
 import pytest
 
+from conftest import needs_onnxruntime
 from dla_infer_ros.backends import BackendOptions, create_backend
 from dla_infer_ros.backends.onnxruntime_backend import (CPU_EP, CUDA_EP, OnnxRuntimeBackend,
                                                         TRT_EP)
