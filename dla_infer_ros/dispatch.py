@@ -212,8 +212,8 @@ class ReorderBuffer(Generic[ResultT]):
         """:return: True while frame ``key`` is held."""
         return key in self._by_key
 
-    def add(self, key: Hashable, now: float) -> Tuple[List[Tuple[Hashable, ResultT]],
-                                                        List[Hashable]]:
+    def add(self, key: Hashable,
+            now: float) -> Tuple[List[Tuple[Hashable, ResultT]], List[Hashable]]:
         """
         Append a frame; make room first by dropping the oldest if the window is full.
 
@@ -288,7 +288,7 @@ class DispatchStats:
 
 
 class Dispatcher(Generic[ResultT]):
-    """Send frames to accelerators (:class:`LoadBalancer`), merge results (:class:`ReorderBuffer`)."""
+    """Send frames to targets (:class:`LoadBalancer`); merge results (:class:`ReorderBuffer`)."""
 
     def __init__(self, targets: Sequence[str], window: int = 16, timeout: float = 1.0,
                  max_in_flight: int = 2, smoothing: float = 0.2) -> None:
@@ -305,7 +305,7 @@ class Dispatcher(Generic[ResultT]):
                 f'{len(targets) * max_in_flight} frames')
         self.balancer = LoadBalancer(targets, max_in_flight, smoothing)
         self.buffer: ReorderBuffer[ResultT] = ReorderBuffer(window, timeout)
-        self.stats = DispatchStats(per_target={name: 0 for name in targets})
+        self.stats = DispatchStats(per_target=dict.fromkeys(targets, 0))
 
     def submit(self, key: Hashable,
                now: float) -> Tuple[Optional[str], List[Tuple[Hashable, ResultT]]]:

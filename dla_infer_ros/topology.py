@@ -37,6 +37,7 @@ the results, in frame order, onto ``classification``.
 import dataclasses
 import os
 import re
+import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from dla_infer_ros.errors import DlaInferError
@@ -223,6 +224,34 @@ def image_source_spec(sections: Mapping[str, Mapping[str, ParameterValue]],
     return NodeSpec(IMAGE_SOURCE, '', IMAGE_SOURCE_EXECUTABLE, parameters, remappings)
 
 
+def parameter_file_text(parameters: Mapping[str, ParameterValue]) -> str:
+    """
+    Write parameters as a ROS 2 parameters file for any node (``/**``).
+
+    Strings are quoted, so ``''``, ``'true'`` or ``'1.0'`` stay strings; launch_ros
+    would read them as YAML (``''`` as null) if they were passed as a dict.
+
+    :return: the file's text.
+    """
+    yaml = _yaml()
+    text: str = yaml.safe_dump({'/**': {'ros__parameters': dict(parameters)}},
+                               default_flow_style=False, sort_keys=False)
+    return text
+
+
+def write_parameter_file(parameters: Mapping[str, ParameterValue], label: str) -> str:
+    """
+    Write :func:`parameter_file_text` to a new temporary file (kept, as launch_ros does).
+
+    :param label: part of the file name, e.g. the node name.
+    :return: the file's path.
+    """
+    with tempfile.NamedTemporaryFile('w', encoding='utf-8', prefix=f'{PACKAGE}_{label}_',
+                                     suffix='.yaml', delete=False) as f:
+        f.write(parameter_file_text(parameters))
+        return f.name
+
+
 def split_node_key(path: str, key: str) -> Tuple[str, str]:
     """
     Split a section key into namespace and node name.
@@ -288,7 +317,7 @@ def _check_value(path: str, where: str, value: ParameterValue) -> None:
 
 def _yaml() -> Any:
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped, unused-ignore]
     except ImportError as e:
         raise DlaInferError('reading parameter files needs PyYAML (pip install PyYAML, or '
                             'apt install python3-yaml); rclpy depends on it too') from e
@@ -306,7 +335,8 @@ def requested_overrides(pairs: Optional[Sequence[str]], what: str) -> Dict[str, 
     for pair in pairs or ():
         name, sep, text = pair.partition('=')
         if not sep or not name:
-            raise DlaInferError(f'{what} {pair!r} given; write name=value, e.g. backend=onnxruntime')
+            raise DlaInferError(f'{what} {pair!r} given; write name=value, '
+                                'e.g. backend=onnxruntime')
         try:
             value = yaml.safe_load(text) if text else ''
         except yaml.YAMLError as e:

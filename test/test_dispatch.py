@@ -37,8 +37,8 @@ def simulate(service_times: Dict[str, float], frame_interval: float, frames: int
     """
     dispatcher: Dispatcher[int] = Dispatcher(list(service_times), **kwargs)  # type: ignore
     events: List[Tuple[float, int, str, Hashable]] = []  # (time, tiebreak, target, key)
-    busy_until = {name: 0.0 for name in service_times}
-    sent = {name: 0 for name in service_times}
+    busy_until = dict.fromkeys(service_times, 0.0)
+    sent = dict.fromkeys(service_times, 0)
     released: List[int] = []
     tiebreak = 0
     now = 0.0

@@ -1,0 +1,274 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``multi_accel``: the multi-accelerator topology in one process, then a report per node.
+
+The same nodes, parameters and remappings as ``launch/multi_accel.launch.py``
+(both come from :func:`dla_infer_ros.topology.build_topology`), created in
+this process and served by one ``MultiThreadedExecutor``; for machines without
+``ros2 launch``. After ``--duration`` seconds (or Ctrl-C) it prints, per
+classifier, the requested and the effective device, frames per second, p50/p99
+latency and the last top-1 result.
+"""
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import rclpy
+from rclpy.context import Context
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.utilities import remove_ros_args
+
+from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.topology import (build_topology, default_config_path, NodeSpec,
+                                    requested_overrides, TopologyOptions)
+
+#: executable -> (module, class) of the node it runs.
+NODE_CLASSES = {
+    'classifier': ('dla_infer_ros.nodes.classifier_node', 'ClassifierNode'),
+    'dispatcher': ('dla_infer_ros.nodes.dispatcher_node', 'DispatcherNode'),
+    'image_source': ('dla_infer_ros.nodes.image_source_node', 'ImageSourceNode'),
+}
+#: The latency the report shows: image header stamp -> result published.
+LATENCY_STAGE = 'end_to_end'
+#: Columns of the classifier table.
+COLUMNS = ('node', 'requested', 'effective', 'fps', 'p50 ms', 'p99 ms', 'frames in/out/drop',
+           'last top-1')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """:return: the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog='multi_accel',
+        description='Run one classifier per accelerator (GPU, DLA core 0, DLA core 1 by '
+                    'default) in this process, as launch/multi_accel.launch.py does, and '
+                    'print what each one really ran on and how fast. ROS arguments may '
+                    'follow --ros-args.')
+    parser.add_argument('--params-file', default=default_config_path('multi_accel.yaml'),
+                        help='topology and parameters (default: %(default)s)')
+    parser.add_argument('--model-path', default='',
+                        help="model for every classifier (default: the file's model_path)")
+    parser.add_argument('--image-topic', default='image', help='camera topic (default: image)')
+    parser.add_argument('--use-dispatcher', action='store_true',
+                        help='spread the camera frames over the classifiers and merge the '
+                             'results in order on classification')
+    parser.add_argument('--images', default='', metavar='PATH',
+                        help='also publish this image file, folder or video on the camera '
+                             'topic (an image_source node in this process)')
+    parser.add_argument('--rate', type=float, default=None,
+                        help="frames per second of --images (default: the file's rate)")
+    parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME=VALUE',
+                        help='set a parameter of every classifier, e.g. -p backend=onnxruntime '
+                             '(repeatable; values read as YAML)')
+    parser.add_argument('--duration', type=float, default=10.0,
+                        help='seconds to run; 0 runs until Ctrl-C (default: 10)')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='executor threads; 0: one per CPU core (default)')
+    parser.add_argument('--json', action='store_true', help='print the report as JSON')
+    return parser
+
+
+def topology_options(args: argparse.Namespace) -> TopologyOptions:
+    """:return: the topology options the command line asks for."""
+    if args.rate is not None and not args.images:
+        raise DlaInferError('--rate given without --images; it sets the rate of the images '
+                            'published by this process')
+    source_overrides: Dict[str, Any] = {}
+    if args.images:
+        source_overrides['source'] = args.images
+    if args.rate is not None:
+        source_overrides['rate'] = float(args.rate)
+    return TopologyOptions(
+        image_topic=args.image_topic, use_dispatcher=args.use_dispatcher,
+        start_image_source=bool(args.images), model_path=args.model_path,
+        classifier_overrides=requested_overrides(args.param, '--param'),
+        image_source_overrides=source_overrides)
+
+
+def create_node(spec: NodeSpec, context: Context) -> Node:
+    """
+    Create one node of the topology in this process.
+
+    :return: the node, with the spec's name, namespace, parameters and remappings.
+    :raises DlaInferError: when the node cannot start, or a parameter has the wrong type.
+    """
+    module_name, class_name = NODE_CLASSES[spec.executable]
+    node_class = getattr(importlib.import_module(module_name), class_name)
+    overrides = [Parameter(name, value=value) for name, value in spec.parameters.items()]
+    cli_args = ['--ros-args']
+    for source, target in spec.remappings:
+        cli_args += ['-r', f'{source}:={target}']
+    try:
+        node: Node = node_class(node_name=spec.name, namespace=spec.namespace or None,
+                                parameter_overrides=overrides, cli_args=cli_args,
+                                context=context)
+    except ParameterException as e:
+        raise DlaInferError(f'node {spec.name}: {e}') from e
+    except DlaInferError as e:
+        raise DlaInferError(f'node {spec.name}: {e}') from e
+    return node
+
+
+def spin_for(executor: MultiThreadedExecutor, duration: float) -> float:
+    """
+    Serve until ``duration`` seconds pass (0: forever), Ctrl-C or shutdown.
+
+    :return: the seconds served.
+    """
+    start = time.monotonic()
+    deadline = start + duration if duration > 0 else float('inf')
+    try:
+        while time.monotonic() < deadline and executor.context.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # the report below is what the user stopped for
+    return time.monotonic() - start
+
+
+def classifier_row(spec: NodeSpec, node: Any, seconds: float) -> Dict[str, Any]:
+    """:return: one report row: devices, fps, latency percentiles, counters, last top-1."""
+    report = node.device_report()
+    snapshot = node.stats_snapshot()
+    counters = snapshot['counters']
+    latency = snapshot['stages'].get(LATENCY_STAGE, {})
+    last = list(node.last_results)
+    published = int(counters.get('published', 0))
+    return {
+        'node': node.get_fully_qualified_name(), 'requested': report.requested,
+        'effective': report.effective, 'fallback_reason': report.fallback_reason,
+        'backend': report.backend,
+        'fps': published / seconds if seconds > 0 else 0.0,
+        'p50_ms': latency.get('p50'), 'p99_ms': latency.get('p99'),
+        'received': int(counters.get('received', 0)), 'published': published,
+        'dropped': int(counters.get('dropped', 0)),
+        'top1': {'label': last[0][1], 'score': float(last[0][2])} if last else None,
+        'requested_by_file': spec.requested_device,
+    }
+
+
+def collect_report(nodes: Sequence[Tuple[NodeSpec, Any]], seconds: float) -> Dict[str, Any]:
+    """:return: ``{'seconds', 'classifiers': [row...], 'dispatcher', 'image_source'}``."""
+    report: Dict[str, Any] = {'seconds': seconds, 'classifiers': [], 'dispatcher': None,
+                              'image_source': None}
+    for spec, node in nodes:
+        if spec.executable == 'classifier':
+            report['classifiers'].append(classifier_row(spec, node, seconds))
+        elif spec.executable == 'dispatcher':
+            report['dispatcher'] = node.stats_snapshot()
+        else:
+            report['image_source'] = {'published': node.frames_published}
+    return report
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """:return: the rows under their headers, columns padded to the widest cell."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = ['  '.join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip()
+             for line in [headers, *rows]]
+    lines.insert(1, '  '.join('-' * w for w in widths))
+    return '\n'.join(lines)
+
+
+def format_report(report: Dict[str, Any]) -> str:
+    """:return: the report as text tables."""
+    rows = []
+    for row in report['classifiers']:
+        top1 = row['top1']
+        rows.append([row['node'], row['requested'], row['effective'], f'{row["fps"]:.1f}',
+                     _number(row['p50_ms']), _number(row['p99_ms']),
+                     f'{row["received"]}/{row["published"]}/{row["dropped"]}',
+                     f'{top1["label"]} {top1["score"]:.2f}' if top1 else '-'])
+    text = [f'{len(rows)} classifier nodes, {report["seconds"]:.1f} s; latency = image '
+            'stamp -> result published', format_table(COLUMNS, rows)]
+    for row in report['classifiers']:
+        if row['fallback_reason']:
+            text.append(f'{row["node"]}: {row["requested"]} requested -> {row["effective"]} '
+                        f'({row["fallback_reason"]})')
+    if report['dispatcher'] is not None:
+        text.append(_dispatcher_text(report['dispatcher'], report['seconds']))
+    if report['image_source'] is not None:
+        text.append(f'image source: {report["image_source"]["published"]} frames published')
+    return '\n'.join(text)
+
+
+def _dispatcher_text(stats: Dict[str, Any], seconds: float) -> str:
+    merged = stats['released'] / seconds if seconds > 0 else 0.0
+    rows = [[name, str(t['sent']), str(t['completed']), _number(t['service_ms'])]
+            for name, t in stats['targets'].items()]
+    return (f'dispatcher: {stats["received"]} frames in, {stats["released"]} merged in order '
+            f'({merged:.1f} fps), {stats["dropped"]} dropped, {stats["skipped"]} skipped '
+            f'(all targets busy), {stats["late"]} late\n'
+            + format_table(('target', 'sent', 'answered', 'service ms'), rows))
+
+
+def _number(value: Optional[float]) -> str:
+    return '-' if value is None else f'{value:.1f}'
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """
+    Run the command.
+
+    :param argv: the full argument list, program name first (default: ``sys.argv``);
+        arguments after ``--ros-args`` go to ROS.
+    :return: 0 after the report; 2 when the topology cannot start (message on stderr).
+    """
+    argv = list(sys.argv if argv is None else argv)
+    args = build_parser().parse_args(remove_ros_args(argv)[1:])
+    context = Context()
+    rclpy.init(args=argv, context=context)
+    nodes: List[Tuple[NodeSpec, Node]] = []
+    executor: Optional[MultiThreadedExecutor] = None
+    try:
+        specs = build_topology(args.params_file, topology_options(args))
+        for spec in specs:
+            nodes.append((spec, create_node(spec, context)))
+        executor = MultiThreadedExecutor(num_threads=args.threads or None, context=context)
+        for _, node in nodes:
+            executor.add_node(node)
+        seconds = spin_for(executor, args.duration)
+        report = collect_report(nodes, seconds)
+    except DlaInferError as e:
+        print(f'multi_accel: {e}', file=sys.stderr)
+        return 2
+    finally:
+        _tear_down(executor, nodes, context)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _tear_down(executor: Optional[MultiThreadedExecutor],
+               nodes: Sequence[Tuple[NodeSpec, Node]], context: Context) -> None:
+    if executor is not None:
+        executor.shutdown()
+    for _, node in reversed(nodes):
+        node.destroy_node()
+    context.try_shutdown()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
+
+
+if __name__ == '__main__':
+    main()

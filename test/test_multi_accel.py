@@ -1,0 +1,125 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The multi_accel runner: the launch topology in one process, and its report."""
+
+import json
+import os
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+import pytest
+
+from conftest import needs_onnxruntime
+from ros_harness import configure_ros_environment, ros_available
+
+pytestmark = [
+    pytest.mark.ros, needs_onnxruntime,
+    pytest.mark.skipif(not ros_available(), reason='rclpy and the message packages are not '
+                       'importable; run the tests through tools/run_tests.sh'),
+]
+
+COLOURS = ['red', 'green', 'blue']
+
+
+@pytest.fixture
+def image_folder(tmp_path: 'os.PathLike[str]') -> str:
+    """:return: a folder of a red, a green and a blue PNG."""
+    import cv2
+    folder = os.path.join(str(tmp_path), 'frames')
+    os.makedirs(folder)
+    for index, bgr in enumerate([(0, 0, 255), (0, 255, 0), (255, 0, 0)]):
+        image = np.zeros((48, 64, 3), dtype=np.uint8)
+        image[...] = bgr
+        cv2.imwrite(os.path.join(folder, f'{index}.png'), image)
+    return folder
+
+
+def run_multi_accel(argv: List[str], capsys: pytest.CaptureFixture[str]) -> Tuple[int, str, str]:
+    from dla_infer_ros.cli.multi_accel import run
+    configure_ros_environment()
+    code = run(['multi_accel', *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_three_cpu_nodes_serve_frames_on_all_three(
+        tiny_model: str, image_folder: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_multi_accel(
+        ['--model-path', tiny_model, '-p', 'backend=onnxruntime', '--images', image_folder,
+         '--rate', '30', '--duration', '2.5', '--json'], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    rows = report['classifiers']
+    assert [(r['node'], r['requested'], r['effective']) for r in rows] == [
+        ('/classifier_gpu', 'GPU', 'CPU'), ('/classifier_dla0', 'DLA core 0', 'CPU'),
+        ('/classifier_dla1', 'DLA core 1', 'CPU')]
+    for row in rows:
+        assert row['backend'] == 'onnxruntime'
+        assert row['fallback_reason'], row  # the fallback is reported, not hidden
+        assert row['published'] > 0 and row['fps'] > 0.0
+        assert row['published'] <= row['received']
+        assert 0.0 < row['p50_ms'] <= row['p99_ms']
+        assert row['top1']['label'] in COLOURS and 0.9 < row['top1']['score'] <= 1.0
+    assert 'DLA' in rows[1]['fallback_reason']
+    assert report['image_source']['published'] >= max(r['received'] for r in rows)
+    assert report['dispatcher'] is None
+
+
+def test_dispatcher_spreads_frames_and_the_text_report(
+        tiny_model: str, image_folder: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_multi_accel(
+        ['--model-path', tiny_model, '-p', 'backend=onnxruntime', '--images', image_folder,
+         '--rate', '60', '--duration', '2.5', '--use-dispatcher', '--image-topic', 'camera'],
+        capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].split()[:3] == ['node', 'requested', 'effective']
+    table = {line.split()[0]: line for line in lines[3:6]}
+    assert set(table) == {'/classifier_gpu', '/classifier_dla0', '/classifier_dla1'}
+    assert 'DLA core 1  CPU' in table['/classifier_dla1']
+    dispatcher_line = next(line for line in lines if line.startswith('dispatcher:'))
+    merged = int(dispatcher_line.split(', ')[1].split()[0])
+    assert merged > 0
+    assert 'image source:' in lines[-1]
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--params-file', '/no/such.yaml'], "parameters file '/no/such.yaml' cannot be read"),
+    (['--rate', '5'], '--rate given without --images'),
+    (['-p', 'top_k'], "--param 'top_k' given"),
+    (['-p', 'top_k=many', '-p', 'backend=onnxruntime'], 'node classifier_gpu:'),
+])
+def test_errors_exit_2_with_the_reason(argv: List[str], message: str, tiny_model: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_multi_accel(['--model-path', tiny_model, *argv], capsys)
+    assert code == 2
+    assert message in err and out == ''
+
+
+def test_format_report_without_ros() -> None:
+    from dla_infer_ros.cli.multi_accel import format_report
+    row: Dict[str, Any] = {
+        'node': '/classifier_dla0', 'requested': 'DLA core 0', 'effective': 'GPU',
+        'fallback_reason': 'this GPU has no DLA', 'backend': 'tensorrt', 'fps': 251.25,
+        'p50_ms': 3.94, 'p99_ms': 7.2, 'received': 1000, 'published': 990, 'dropped': 10,
+        'top1': {'label': 'tabby cat', 'score': 0.8123}}
+    text = format_report({'seconds': 4.0, 'classifiers': [row], 'dispatcher': None,
+                          'image_source': None})
+    lines = text.splitlines()
+    assert lines[3].index('DLA core 0') == lines[1].index('requested')  # columns line up
+    assert lines[3].index('1000/990/10') == lines[1].index('frames in/out/drop')
+    assert lines[3].split() == ['/classifier_dla0', 'DLA', 'core', '0', 'GPU', '251.2', '3.9',
+                                '7.2', '1000/990/10', 'tabby', 'cat', '0.81']
+    assert lines[4] == '/classifier_dla0: DLA core 0 requested -> GPU (this GPU has no DLA)'

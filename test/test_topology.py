@@ -1,0 +1,197 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The topology module: nodes, parameters and remappings from one parameters file."""
+
+import os
+import re
+import textwrap
+from typing import Dict, List
+
+import pytest
+
+from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.topology import (build_topology, default_config_path, load_parameter_file,
+                                    NodeSpec, parse_bool, requested_overrides, TopologyOptions)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MULTI_ACCEL = os.path.join(ROOT, 'config', 'multi_accel.yaml')
+CLASSIFIER = os.path.join(ROOT, 'config', 'classifier.yaml')
+
+
+def write(tmp_path: 'os.PathLike[str]', text: str) -> str:
+    path = os.path.join(str(tmp_path), 'params.yaml')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(textwrap.dedent(text))
+    return path
+
+
+def by_name(specs: List[NodeSpec]) -> Dict[str, NodeSpec]:
+    return {spec.name: spec for spec in specs}
+
+
+class TestShippedConfig:
+
+    def test_default_is_one_classifier_per_accelerator(self) -> None:
+        specs = build_topology(MULTI_ACCEL)
+        assert [(s.name, s.executable, s.requested_device) for s in specs] == [
+            ('classifier_gpu', 'classifier', 'GPU'),
+            ('classifier_dla0', 'classifier', 'DLA core 0'),
+            ('classifier_dla1', 'classifier', 'DLA core 1')]
+        for spec in specs:
+            assert spec.namespace == ''
+            assert spec.parameters['allow_gpu_fallback'] is True
+            assert spec.parameters['model_path'] == ''
+            assert dict(spec.remappings) == {
+                'classification': f'{spec.name}/classification',
+                'label_info': f'{spec.name}/label_info'}
+
+    def test_camera_topic_goes_to_every_classifier_without_dispatcher(self) -> None:
+        specs = build_topology(MULTI_ACCEL, TopologyOptions(image_topic='/camera/image_raw'))
+        for spec in specs:
+            remaps = dict(spec.remappings)
+            assert remaps['image'] == '/camera/image_raw'
+            assert remaps['image/compressed'] == '/camera/image_raw/compressed'
+        outputs = [dict(s.remappings)['classification'] for s in specs]
+        assert len(set(outputs)) == len(outputs)
+
+    def test_dispatcher_reads_the_camera_and_feeds_each_classifier(self) -> None:
+        specs = by_name(build_topology(MULTI_ACCEL, TopologyOptions(
+            image_topic='/camera/image_raw', use_dispatcher=True)))
+        dispatcher = specs['dispatcher']
+        assert dispatcher.executable == 'dispatcher'
+        assert dispatcher.remappings == (('image', '/camera/image_raw'),)
+        assert dispatcher.parameters['targets'] == [
+            'classifier_gpu', 'classifier_dla0', 'classifier_dla1']
+        assert dispatcher.parameters['window'] == 16
+        assert 'model_path' not in dispatcher.parameters  # /** is for the classifiers
+        for target in dispatcher.parameters['targets']:
+            remaps = dict(specs[target].remappings)
+            assert remaps['image'] == f'{target}/image'
+            assert remaps['classification'] == f'{target}/classification'
+
+    def test_image_source_publishes_on_the_camera_topic(self) -> None:
+        specs = by_name(build_topology(MULTI_ACCEL, TopologyOptions(
+            image_topic='cam', start_image_source=True,
+            image_source_overrides={'source': '/data/clip.mp4', 'rate': 15.0})))
+        source = specs['image_source']
+        assert source.executable == 'image_source'
+        assert source.remappings == (('image', 'cam'),)
+        assert source.parameters['source'] == '/data/clip.mp4'
+        assert source.parameters['rate'] == 15.0
+        assert source.parameters['encoding'] == 'bgr8'
+        assert 'dispatcher' not in specs
+
+    def test_model_path_and_overrides_replace_the_file_values(self) -> None:
+        specs = build_topology(MULTI_ACCEL, TopologyOptions(
+            model_path='/models/resnet.onnx',
+            classifier_overrides={'backend': 'onnxruntime', 'dla_core': 0}))
+        for spec in specs:
+            assert spec.parameters['model_path'] == '/models/resnet.onnx'
+            assert spec.parameters['backend'] == 'onnxruntime'
+            assert spec.parameters['dla_core'] == 0
+
+    @pytest.mark.parametrize('path', [MULTI_ACCEL, CLASSIFIER])
+    def test_every_parameter_in_the_shipped_files_has_a_comment(self, path: str) -> None:
+        with open(path, encoding='utf-8') as f:
+            lines = f.read().splitlines()
+        parameter_lines = [line for line in lines if re.match(r'^\s{4,}\w+:', line)]
+        assert parameter_lines
+        uncommented = [line for line in parameter_lines if not re.search(r'\S\s+#\s*\S', line)]
+        assert not uncommented
+
+    def test_single_classifier_file_covers_every_node_parameter(self) -> None:
+        sections = load_parameter_file(CLASSIFIER)
+        assert list(sections) == ['/**']
+        classifier_node = pytest.importorskip('dla_infer_ros.nodes.classifier_node',
+                                              reason='rclpy and the messages are needed')
+        assert set(sections['/**']) == set(classifier_node.PARAMETERS)
+        for name, value in sections['/**'].items():
+            assert type(value) is type(classifier_node.PARAMETERS[name][0]), name
+
+    def test_multi_accel_classifier_parameters_match_the_node(self) -> None:
+        classifier_node = pytest.importorskip('dla_infer_ros.nodes.classifier_node',
+                                              reason='rclpy and the messages are needed')
+        for spec in build_topology(MULTI_ACCEL):
+            assert set(spec.parameters) == set(classifier_node.PARAMETERS)
+            for name, value in spec.parameters.items():
+                assert type(value) is type(classifier_node.PARAMETERS[name][0]), name
+
+    def test_default_config_path_finds_the_file(self) -> None:
+        assert os.path.isfile(default_config_path('multi_accel.yaml'))
+
+
+class TestParameterFiles:
+
+    def test_wildcards_and_namespaces(self, tmp_path: 'os.PathLike[str]') -> None:
+        path = write(tmp_path, """
+            /**:
+              ros__parameters:
+                top_k: 3
+                backend: auto
+            /**/front_*:
+              ros__parameters:
+                top_k: 1
+            front_gpu:
+              ros__parameters:
+                backend: tensorrt
+            robot/rear:
+              ros__parameters:
+                dla_core: 1
+            """)
+        specs = by_name(build_topology(path, TopologyOptions(use_dispatcher=True)))
+        front, rear = specs['front_gpu'], specs['rear']
+        assert dict(front.parameters) == {'top_k': 1, 'backend': 'tensorrt'}
+        assert (rear.namespace, rear.topic_prefix) == ('robot', 'robot/rear')
+        assert dict(rear.parameters) == {'top_k': 3, 'backend': 'auto', 'dla_core': 1}
+        assert dict(rear.remappings)['image'] == 'robot/rear/image'
+        assert specs['dispatcher'].parameters['targets'] == ['front_gpu', 'robot/rear']
+
+    @pytest.mark.parametrize('text, message', [
+        ('/**:\n  ros__parameters:\n    top_k: 3\n', 'names no classifier node'),
+        ('gpu:\n  top_k: 3\n', "must hold exactly 'ros__parameters:'"),
+        ('9gpu:\n  ros__parameters:\n    top_k: 3\n', 'is not a node name'),
+        ('gpu:\n  ros__parameters:\n    targets: []\n', 'is not a ROS parameter value'),
+        ('gpu:\n  ros__parameters:\n    mixed: [1, a]\n', 'is not a ROS parameter value'),
+        ('gpu: [\n', 'not valid YAML'),
+        ('', 'holds no node sections'),
+    ])
+    def test_malformed_files_are_refused_with_the_reason(
+            self, tmp_path: 'os.PathLike[str]', text: str, message: str) -> None:
+        with pytest.raises(DlaInferError, match=re.escape(message)):
+            build_topology(write(tmp_path, text))
+
+    def test_missing_file(self, tmp_path: 'os.PathLike[str]') -> None:
+        with pytest.raises(DlaInferError, match='cannot be read'):
+            build_topology(os.path.join(str(tmp_path), 'nope.yaml'))
+
+
+class TestCommandLineValues:
+
+    def test_overrides_are_read_as_yaml(self) -> None:
+        assert requested_overrides(['top_k=3', 'backend=onnxruntime', 'allow_gpu_fallback=false',
+                                    'score_threshold=0.5', 'model_path='], '--param') == {
+            'top_k': 3, 'backend': 'onnxruntime', 'allow_gpu_fallback': False,
+            'score_threshold': 0.5, 'model_path': ''}
+
+    @pytest.mark.parametrize('pair', ['top_k', '=3', 'x={a: 1}'])
+    def test_bad_overrides(self, pair: str) -> None:
+        with pytest.raises(DlaInferError):
+            requested_overrides([pair], '--param')
+
+    def test_parse_bool(self) -> None:
+        assert parse_bool('True', 'use_dispatcher') is True
+        assert parse_bool('false', 'use_dispatcher') is False
+        with pytest.raises(DlaInferError, match="use_dispatcher='maybe'"):
+            parse_bool('maybe', 'use_dispatcher')
