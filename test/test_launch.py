@@ -65,9 +65,11 @@ def expand(module: ModuleType, arguments: Mapping[str, str],
     described = []
     for node in nodes:
         node._perform_substitutions(context)
-        described.append({'name': node.node_name, 'executable': node.node_executable,
+        # Without a namespace the full name starts with a placeholder; keep the node name.
+        name = node.node_name.rsplit('/', 1)[-1]
+        described.append({'name': name, 'executable': node.node_executable,
                           'remappings': dict(node.expanded_remapping_rules or []),
-                          'parameters': written.get(node.node_name.rsplit('/', 1)[-1])})
+                          'parameters': written.get(name)})
     return described
 
 
@@ -81,12 +83,11 @@ def test_multi_accel_declares_the_documented_arguments() -> None:
 def test_multi_accel_default_is_three_classifiers(monkeypatch: pytest.MonkeyPatch) -> None:
     nodes = expand(load_launch_file('multi_accel.launch.py'), {}, monkeypatch)
     assert [(n['name'], n['executable']) for n in nodes] == [
-        ('/classifier_gpu', 'classifier'), ('/classifier_dla0', 'classifier'),
-        ('/classifier_dla1', 'classifier')]
+        ('classifier_gpu', 'classifier'), ('classifier_dla0', 'classifier'),
+        ('classifier_dla1', 'classifier')]
     assert [n['parameters']['dla_core'] for n in nodes] == [-1, 0, 1]
     for node in nodes:
-        name = node['name'].lstrip('/')
-        assert node['remappings']['classification'] == f'{name}/classification'
+        assert node['remappings']['classification'] == f'{node["name"]}/classification'
 
 
 def test_multi_accel_with_dispatcher_and_image_source(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,15 +96,15 @@ def test_multi_accel_with_dispatcher_and_image_source(monkeypatch: pytest.Monkey
         'rate': '12.5', 'image_topic': '/camera/image_raw', 'model_path': '/models/m.onnx'},
         monkeypatch)
     by_name = {n['name']: n for n in nodes}
-    assert set(by_name) == {'/classifier_gpu', '/classifier_dla0', '/classifier_dla1',
-                            '/dispatcher', '/image_source'}
-    assert by_name['/dispatcher']['parameters']['targets'] == [
+    assert set(by_name) == {'classifier_gpu', 'classifier_dla0', 'classifier_dla1',
+                            'dispatcher', 'image_source'}
+    assert by_name['dispatcher']['parameters']['targets'] == [
         'classifier_gpu', 'classifier_dla0', 'classifier_dla1']
-    assert by_name['/dispatcher']['remappings'] == {'image': '/camera/image_raw'}
-    assert by_name['/image_source']['parameters']['source'] == '/data/frames'
-    assert by_name['/image_source']['parameters']['rate'] == 12.5
-    assert by_name['/image_source']['remappings'] == {'image': '/camera/image_raw'}
-    gpu = by_name['/classifier_gpu']
+    assert by_name['dispatcher']['remappings'] == {'image': '/camera/image_raw'}
+    assert by_name['image_source']['parameters']['source'] == '/data/frames'
+    assert by_name['image_source']['parameters']['rate'] == 12.5
+    assert by_name['image_source']['remappings'] == {'image': '/camera/image_raw'}
+    gpu = by_name['classifier_gpu']
     assert gpu['parameters']['model_path'] == '/models/m.onnx'
     assert gpu['remappings']['image'] == 'classifier_gpu/image'
 
@@ -113,7 +114,7 @@ def test_single_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
         'image_topic': '/camera/image_raw', 'dla_core': '1', 'node_name': 'front'}, monkeypatch)
     assert len(nodes) == 1
     node = nodes[0]
-    assert (node['name'], node['executable']) == ('/front', 'classifier')
+    assert (node['name'], node['executable']) == ('front', 'classifier')
     assert node['remappings'] == {'image': '/camera/image_raw',
                                   'image/compressed': '/camera/image_raw/compressed'}
     assert node['parameters'] == {'dla_core': 1}
