@@ -255,3 +255,30 @@ def test_refuses_missing_accelerator_without_fallback(tiny_model: str) -> None:
     log = node.stop()
     assert code == 1
     assert 'cannot start: DLA core 0 requested' in log
+
+
+@pytest.mark.parametrize('encoding', ['mono8', 'rgb8'])
+def test_digits_accuracy_through_the_node(peer: Peer, encoding: str) -> None:
+    digits = pytest.importorskip('sklearn.datasets', reason='scikit-learn is not installed')
+    data = digits.load_digits()
+    first = 1300  # the held-out split recorded in test/data/digits_mlp.json
+    images = np.rint(data.images[first:] * 255.0 / 16.0).astype(np.uint8)
+    labels = data.target[first:]
+    params = {'model_path': os.path.join(ROOT, 'test', 'data', 'digits_mlp.onnx'),
+              'queue_size': 1000, 'image_depth': 1000, 'top_k': 1}
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        for index, image in enumerate(images):
+            pixels = image if encoding == 'mono8' else np.repeat(image[:, :, None], 3, axis=2)
+            peer.publish(np.ascontiguousarray(pixels), encoding, index)
+            if index % 50 == 0:
+                peer.spin_until(lambda: False, 0.01)
+        peer.spin_until(lambda: len(peer.classifications) >= len(images), 60.0)
+        node.stop()
+    assert len(peer.classifications) == len(images)
+    predicted = {c.header.stamp.sec - 1000: int(c.results[0].class_id)
+                 for c in peer.classifications}
+    correct = sum(predicted[i] == int(label) for i, label in enumerate(labels))
+    accuracy = correct / len(labels)
+    print(f'digits through the node, {encoding}: {correct}/{len(labels)} = {accuracy:.4f}')
+    assert accuracy >= 0.95
