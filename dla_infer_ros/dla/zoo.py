@@ -161,13 +161,13 @@ class _Net:
         return model
 
 
-def _fc_head(net: _Net, x: str, layers: Sequence[Tuple[str, int, bool]],
+def _fc_head(net: _Net, x: str, layers: Sequence[Tuple[str, int, str]],
              as_conv: bool) -> str:
-    """Fully connected layers ``(name, outputs, relu after it)``."""
+    """Fully connected layers ``(name, outputs, name of the ReLU after it or '')``."""
     for name, out, relu in layers:
         x = net.fully_connected(x, name, out, as_conv)
         if relu:
-            x = net.relu(x, f'relu{name[2:]}' if name.startswith('fc') else f'{name}_relu')
+            x = net.relu(x, relu)
     return x
 
 
@@ -177,7 +177,7 @@ def lenet(batch: int = 1, weights: str = 'random', seed: int = 0,
     net = _Net('lenet', (1, 28, 28), batch, weights, seed)
     x = net.pool(net.conv('data', 'conv1', 20, 5), 'pool1', 'MaxPool', 2, 2)
     x = net.pool(net.conv(x, 'conv2', 50, 5), 'pool2', 'MaxPool', 2, 2)
-    x = _fc_head(net, x, (('ip1', 500, True), ('ip2', 10, False)), fc_as_conv)
+    x = _fc_head(net, x, (('ip1', 500, 'relu1'), ('ip2', 10, '')), fc_as_conv)
     return net.model(net.softmax(x))
 
 
@@ -193,7 +193,7 @@ def alexnet(batch: int = 1, weights: str = 'random', seed: int = 0, fc_as_conv: 
     x = net.relu(net.conv(x, 'conv4', 384, 3, pad=1, group=2), 'relu4')
     x = net.relu(net.conv(x, 'conv5', 256, 3, pad=1, group=2), 'relu5')
     x = net.pool(x, 'pool5', 'MaxPool', 3, 2)
-    x = _fc_head(net, x, (('fc6', 4096, True), ('fc7', 4096, True), ('fc8', 1000, False)),
+    x = _fc_head(net, x, (('fc6', 4096, 'relu6'), ('fc7', 4096, 'relu7'), ('fc8', 1000, '')),
                  fc_as_conv)
     return net.model(net.softmax(x) if softmax else x)
 
