@@ -146,3 +146,12 @@ def test_dla_zoo_writes_models_and_refuses_unknown_names(capsys: Any, tmp_path: 
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 2
     assert dla_zoo.run([folder, '--models', 'lenet,vgg16']) == 2
     assert 'unknown model(s) vgg16' in capsys.readouterr().err
+
+
+def test_missing_onnx_is_one_clear_error(capsys: Any, lenet: str, monkeypatch: Any) -> None:
+    monkeypatch.setitem(sys.modules, 'onnx', None)
+    code, out, err = run(capsys, lenet)
+    assert code == 2 and out == ''
+    assert err.startswith('dla_check: error: checking a model for the DLA needs the Python '
+                          "module 'onnx'")
+    assert 'pip install onnx' in err
