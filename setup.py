@@ -39,6 +39,7 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'classifier = dla_infer_ros.nodes.classifier_node:main',
             'classify_image = dla_infer_ros.cli.classify_image:main',
         ],
     },
