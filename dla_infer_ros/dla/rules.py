@@ -723,6 +723,7 @@ def check_node(node: NodeView, platform: Platform, precision: str = 'fp16') -> L
     :param platform: :data:`XAVIER` or :data:`ORIN`.
     :param precision: 'fp16', 'int8' or 'fp32' (the engine's build precision).
     :return: every reason it would fall back to the GPU; empty when it fits the DLA.
+    :raises DlaInferError: for an unknown precision.
     """
     if precision not in PRECISIONS:
         raise DlaInferError(f'precision={precision!r} requested; choose one of '
