@@ -249,3 +249,24 @@ def test_options_are_checked() -> None:
         analyze_onnx(model, 'orin', precision='tf32')
     with pytest.raises(DlaInferError, match='batch=0 requested'):
         analyze_onnx(model, 'orin', batch=0)
+
+
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             'dla_infer_ros', 'models', 'efficientnet_lite0.onnx')
+
+
+@pytest.mark.skipif(not os.path.exists(DEFAULT_MODEL),
+                    reason='the embedded EfficientNet-Lite0 is not in this checkout')
+@pytest.mark.parametrize('platform', ['xavier', 'orin'])
+def test_embedded_efficientnet_lite0_loses_only_its_global_pooling(platform: str) -> None:
+    report = analyze_model(DEFAULT_MODEL, platform)
+    assert [layer.op for layer in report.gpu_layers] == ['GlobalAveragePool']
+    assert report.counts()['dla_subgraphs'] == 2 and report.transitions == 2
+    assert 'AveragePool kernel_shape=[7, 7]' in report.gpu_layers[0].hints[0]
+    # Following the hint puts the whole network on the DLA.
+    model = onnx.load(DEFAULT_MODEL)
+    for graph_node in model.graph.node:
+        if graph_node.op_type == 'GlobalAveragePool':
+            graph_node.op_type = 'AveragePool'
+            graph_node.attribute.extend([helper.make_attribute('kernel_shape', [7, 7])])
+    assert analyze_onnx(model, platform).all_on_dla
