@@ -281,8 +281,8 @@ def test_digits_accuracy_through_the_node(peer: Peer, encoding: str) -> None:
         for index, image in enumerate(images):
             pixels = image if encoding == 'mono8' else np.repeat(image[:, :, None], 3, axis=2)
             peer.publish(np.ascontiguousarray(pixels), encoding, index)
-            if index % 20 == 0:  # stay inside the node's 100-frame queues
-                peer.spin_until(lambda: False, 0.02)
+            # Flow control: stay well inside the node's 100-frame queues.
+            peer.spin_until(lambda: index - len(peer.classifications) < 30, 10.0)
         peer.spin_until(lambda: len(peer.classifications) >= len(images), 60.0)
         node.stop()
     assert len(peer.classifications) == len(images)

@@ -35,7 +35,6 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.logging import get_logger
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
@@ -312,7 +311,8 @@ class ClassifierNode(Node):
 
     # -- parameters, labels, diagnostics -------------------------------------------------
 
-    def _on_set_parameters(self, parameters: List[Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, parameters: List[Any]) -> SetParametersResult:
+        # rclpy.parameter.Parameter: generic in newer rclpy only, so typed loosely here.
         top_k, threshold = self._classifier.top_k, self._classifier.score_threshold
         for parameter in parameters:
             if parameter.name == 'top_k':
