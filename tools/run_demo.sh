@@ -15,7 +15,7 @@
 
 # Classifies a photo with the classify_image command of this package, in the venv of
 # DLA_INFER_ROS_DISTRO (kilted by default), bootstrapping it first if needed.
-# Arguments go to classify_image; without any, it classifies test/data/chelsea.jpg.
+# Arguments go to classify_image; without any, it classifies test/data/chelsea_cat.jpg.
 
 set -euo pipefail
 
@@ -24,6 +24,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tools/env.sh
 source "$ROOT/tools/env.sh"
 if [[ $# == 0 ]]; then
-  set -- "$ROOT/test/data/chelsea.jpg"
+  set -- "$ROOT/test/data/chelsea_cat.jpg"
 fi
 exec classify_image "$@"
