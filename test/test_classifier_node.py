@@ -146,6 +146,9 @@ def test_reliable_camera_every_frame_classified_with_its_header(
     assert 0.0 <= float(status['inference p50 ms']) <= float(status['inference max ms'])
     assert float(status['end_to_end p50 ms']) > 0.0
     assert log.count('DLA core 1 requested -> CPU') >= 1, log
+    # The offline DLA check runs because a DLA core was asked for.
+    assert 'offline DLA check predicts orin: 2 of 3 layers on the DLA' in log, log
+    assert status['predicted_dla_placement'].startswith('orin: 2 of 3 layers on the DLA')
 
 
 def test_malformed_frames_are_counted_and_good_ones_served(peer: Peer, tiny_model: str) -> None:
@@ -247,6 +250,13 @@ class TestInProcess:
         assert [c.class_id for c in received[0].class_map] == [0, 1, 2, 3]
 
 
+def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:
+    node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'image_depth': 1000}).start()
+    assert node.process is not None and node.process.wait(timeout=60) == 1
+    log = node.stop()
+    assert 'cannot start: parameter image_depth' in log and 'Traceback' not in log, log
+
+
 def test_refuses_missing_accelerator_without_fallback(tiny_model: str) -> None:
     params = {'model_path': tiny_model, 'dla_core': 0, 'allow_gpu_fallback': False}
     node = NodeProcess(NODE_MODULE, params).start()
@@ -255,3 +265,30 @@ def test_refuses_missing_accelerator_without_fallback(tiny_model: str) -> None:
     log = node.stop()
     assert code == 1
     assert 'cannot start: DLA core 0 requested' in log
+
+
+@pytest.mark.parametrize('encoding', ['mono8', 'rgb8'])
+def test_digits_accuracy_through_the_node(peer: Peer, encoding: str) -> None:
+    digits = pytest.importorskip('sklearn.datasets', reason='scikit-learn is not installed')
+    data = digits.load_digits()
+    first = 1300  # the held-out split recorded in test/data/digits_mlp.json
+    images = np.rint(data.images[first:] * 255.0 / 16.0).astype(np.uint8)
+    labels = data.target[first:]
+    params = {'model_path': os.path.join(ROOT, 'test', 'data', 'digits_mlp.onnx'),
+              'queue_size': 100, 'image_depth': 100, 'top_k': 1}
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        for index, image in enumerate(images):
+            pixels = image if encoding == 'mono8' else np.repeat(image[:, :, None], 3, axis=2)
+            peer.publish(np.ascontiguousarray(pixels), encoding, index)
+            # Flow control: stay well inside the node's 100-frame queues.
+            peer.spin_until(lambda: index - len(peer.classifications) < 30, 10.0)
+        peer.spin_until(lambda: len(peer.classifications) >= len(images), 60.0)
+        node.stop()
+    assert len(peer.classifications) == len(images)
+    predicted = {c.header.stamp.sec - 1000: int(c.results[0].class_id)
+                 for c in peer.classifications}
+    correct = sum(predicted[i] == int(label) for i, label in enumerate(labels))
+    accuracy = correct / len(labels)
+    print(f'digits through the node, {encoding}: {correct}/{len(labels)} = {accuracy:.4f}')
+    assert accuracy >= 0.95

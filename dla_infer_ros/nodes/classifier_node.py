@@ -31,10 +31,10 @@ import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.logging import get_logger
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
@@ -43,6 +43,8 @@ from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionC
 from dla_infer_ros.backends import BackendOptions
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.diagnostics import StatusBuilder
+from dla_infer_ros.dla.analyzer import analyze_model
+from dla_infer_ros.dla.platform_probe import choose_platform
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import compressed_to_array, image_to_array, to_model_order
 from dla_infer_ros.model_contract import resolve_model
@@ -84,6 +86,8 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'image_depth': (1, 'depth of the image subscription queue', True, (1, 100)),
     'queue_size': (1, 'frames waiting for inference; older ones are dropped and counted',
                    True, (1, 100)),
+    'dla_platform': ('auto', 'DLA rules for the start-up placement prediction: auto (read the '
+                     'device tree) | xavier | orin', True, None),
     'diagnostics_period': (1.0, 'seconds between /diagnostics messages', True, (0.1, 60.0)),
 }
 
@@ -113,8 +117,12 @@ class ClassifierNode(Node):
         """
         super().__init__(node_name, **kwargs)
         for name, (default, _, _, _) in PARAMETERS.items():
-            self.declare_parameter(name, default, _descriptor(name))
+            try:
+                self.declare_parameter(name, default, _descriptor(name))
+            except ParameterException as e:
+                raise DlaInferError(f'parameter {name}: {e}') from e
         self._classifier = self._make_classifier()
+        self._predicted_placement = self._predict_dla_placement()
         self._order = self._classifier.contract.input_contract.channel_order
         self._stats = PipelineStats(STAGES)
         self._status = StatusBuilder()
@@ -147,7 +155,7 @@ class ClassifierNode(Node):
     def _make_classifier(self) -> Classifier:
         for name, choices in (('backend', ('auto', 'tensorrt', 'onnxruntime')),
                               ('image_reliability', RELIABILITIES)):
-            if self._param(name) not in choices:
+            if self._param(name) not in choices:  # read-only: checked once, here
                 raise DlaInferError(f'{name}={self._param(name)!r}; expected one of '
                                     + ', '.join(choices))
         contract = resolve_model(self._param('model_path'), self._param('labels_path'))
@@ -168,6 +176,23 @@ class ClassifierNode(Node):
         self.get_logger().info(f'model {contract.name} on {report.backend}: {report.summary()}; '
                                f'{report.placement.summary()}')
         return classifier
+
+    def _predict_dla_placement(self) -> str:
+        # Runs only when a DLA core is asked for, next to what the backend reports.
+        contract = self._classifier.contract
+        if self._param('dla_core') < 0 or not contract.model_path.endswith('.onnx'):
+            return ''
+        try:
+            platform = choose_platform(self._param('dla_platform'))
+            prediction = analyze_model(contract.model_path, platform,
+                                       self._classifier.batch_size)
+        except DlaInferError as e:
+            self.get_logger().warning(f'offline DLA check skipped: {e}')
+            return ''
+        actual = self._classifier.describe().placement.summary()
+        self.get_logger().info(f'offline DLA check predicts {prediction.summary()}; '
+                               f'backend reports {actual}')
+        return prediction.summary()
 
     def device_report(self) -> Any:
         """:return: the :class:`dla_infer_ros.backends.DeviceReport` of the model."""
@@ -286,7 +311,8 @@ class ClassifierNode(Node):
 
     # -- parameters, labels, diagnostics -------------------------------------------------
 
-    def _on_set_parameters(self, parameters: List[Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, parameters: List[Any]) -> SetParametersResult:
+        # rclpy.parameter.Parameter: generic in newer rclpy only, so typed loosely here.
         top_k, threshold = self._classifier.top_k, self._classifier.score_threshold
         for parameter in parameters:
             if parameter.name == 'top_k':
@@ -312,6 +338,8 @@ class ClassifierNode(Node):
     def _publish_diagnostics(self) -> None:
         report = self._classifier.describe()
         content = self._status.build(report, self._stats.snapshot())
+        if self._predicted_placement:
+            content.values.append(('predicted_dla_placement', self._predicted_placement))
         status = DiagnosticStatus(
             level=bytes([content.level]), name=f'{self.get_fully_qualified_name()}: classifier',
             message=content.message, hardware_id=report.effective,
@@ -322,12 +350,17 @@ class ClassifierNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the inference thread and free the model, then destroy the node."""
-        left = self._frames.close()
+        # Also reached when the constructor failed half-way.
+        frames: Optional[FrameQueue] = getattr(self, '_frames', None)
+        left = frames.close() if frames is not None else 0
         if left:
             self._stats.count('dropped', left)
-        if self._worker.is_alive():
-            self._worker.join(timeout=10.0)
-        self._classifier.deactivate()
+        worker: Optional[threading.Thread] = getattr(self, '_worker', None)
+        if worker is not None and worker.is_alive():
+            worker.join(timeout=10.0)
+        classifier: Optional[Classifier] = getattr(self, '_classifier', None)
+        if classifier is not None:
+            classifier.deactivate()
         super().destroy_node()
 
 
