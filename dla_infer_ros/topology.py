@@ -31,7 +31,9 @@ Topic layout. Each classifier publishes ``<name>/classification`` and
 ``<name>/label_info``, so nothing collides. Without the dispatcher every
 classifier reads the camera topic (``image_topic``); with it, the dispatcher
 reads the camera topic, sends each frame to one ``<name>/image`` and merges
-the results, in frame order, onto ``classification``.
+the results, in frame order, onto ``classification``; each classifier's
+``queue_size`` and ``image_depth`` are then raised to the dispatcher's
+``max_in_flight`` if below, so that no frame sent to it is dropped.
 """
 
 import dataclasses
@@ -161,6 +163,8 @@ def build_topology(path: str, options: TopologyOptions = TopologyOptions()) -> L
     """
     sections = load_parameter_file(path)
     classifiers = classifier_specs(path, sections, options)
+    if options.use_dispatcher:
+        classifiers = [_holding_every_frame(spec, sections) for spec in classifiers]
     specs = list(classifiers)
     if options.use_dispatcher:
         specs.append(dispatcher_spec(sections, classifiers, options.image_topic))
@@ -203,6 +207,22 @@ def classifier_remappings(prefix: str, options: TopologyOptions) -> Tuple[Tuple[
              ('classification', f'{prefix}/classification'),
              ('label_info', f'{prefix}/label_info')]
     return tuple((src, dst) for src, dst in rules if src != dst)
+
+
+def _holding_every_frame(spec: NodeSpec,
+                         sections: Mapping[str, Mapping[str, ParameterValue]]) -> NodeSpec:
+    """
+    Let a classifier queue every frame the dispatcher may send it at once.
+
+    With ``queue_size`` or ``image_depth`` below the dispatcher's ``max_in_flight``
+    a classifier would drop a frame it was sent; its result would never come and
+    the dispatcher would count it dropped after its timeout.
+    """
+    in_flight = int(sections.get(DISPATCHER, {}).get('max_in_flight', 2))
+    parameters = dict(spec.parameters)
+    for name in ('queue_size', 'image_depth'):
+        parameters[name] = max(int(parameters.get(name, 1)), in_flight)
+    return dataclasses.replace(spec, parameters=parameters)
 
 
 def dispatcher_spec(sections: Mapping[str, Mapping[str, ParameterValue]],

@@ -120,7 +120,8 @@ def test_results_merge_in_frame_order_from_all_three(rig: Rig) -> None:
     for msg in rig.merged:
         assert msg.results[0].class_id == COLOURS[(msg.header.stamp.sec - 1000) % 3][0]
     assert len(rig.merged) > FRAMES // 2
-    assert stats['late'] == 0
+    # Every classifier queues the frames in flight to it, so none is lost on the way.
+    assert (stats['dropped'], stats['late']) == (0, 0), stats
     sent = {name: t['sent'] for name, t in stats['targets'].items()}
     assert set(sent) == {'classifier_gpu', 'classifier_dla0', 'classifier_dla1'}
     assert all(count > 0 for count in sent.values()), sent

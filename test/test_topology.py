@@ -60,6 +60,7 @@ class TestShippedConfig:
     def test_camera_topic_goes_to_every_classifier_without_dispatcher(self) -> None:
         specs = build_topology(MULTI_ACCEL, TopologyOptions(image_topic='/camera/image_raw'))
         for spec in specs:
+            assert (spec.parameters['queue_size'], spec.parameters['image_depth']) == (1, 1)
             remaps = dict(spec.remappings)
             assert remaps['image'] == '/camera/image_raw'
             assert remaps['image/compressed'] == '/camera/image_raw/compressed'
@@ -77,6 +78,9 @@ class TestShippedConfig:
         assert dispatcher.parameters['window'] == 16
         assert 'model_path' not in dispatcher.parameters  # /** is for the classifiers
         for target in dispatcher.parameters['targets']:
+            # queue_size 1 and image_depth 1 in the file, max_in_flight 2.
+            assert specs[target].parameters['queue_size'] == 2
+            assert specs[target].parameters['image_depth'] == 2
             remaps = dict(specs[target].remappings)
             assert remaps['image'] == f'{target}/image'
             assert remaps['classification'] == f'{target}/classification'
@@ -152,9 +156,10 @@ class TestParameterFiles:
             """)
         specs = by_name(build_topology(path, TopologyOptions(use_dispatcher=True)))
         front, rear = specs['front_gpu'], specs['rear']
-        assert dict(front.parameters) == {'top_k': 1, 'backend': 'tensorrt'}
+        held = {'queue_size': 2, 'image_depth': 2}  # the dispatcher's default max_in_flight
+        assert dict(front.parameters) == {'top_k': 1, 'backend': 'tensorrt', **held}
         assert (rear.namespace, rear.topic_prefix) == ('robot', 'robot/rear')
-        assert dict(rear.parameters) == {'top_k': 3, 'backend': 'auto', 'dla_core': 1}
+        assert dict(rear.parameters) == {'top_k': 3, 'backend': 'auto', 'dla_core': 1, **held}
         assert dict(rear.remappings)['image'] == 'robot/rear/image'
         assert specs['dispatcher'].parameters['targets'] == ['front_gpu', 'robot/rear']
 
