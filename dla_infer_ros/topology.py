@@ -162,12 +162,10 @@ def build_topology(path: str, options: TopologyOptions = TopologyOptions()) -> L
     :raises DlaInferError: for a malformed file, a bad node name, or no classifier.
     """
     sections = load_parameter_file(path)
-    classifiers = classifier_specs(path, sections, options)
+    specs = classifier_specs(path, sections, options)
     if options.use_dispatcher:
-        classifiers = [_holding_every_frame(spec, sections) for spec in classifiers]
-    specs = list(classifiers)
-    if options.use_dispatcher:
-        specs.append(dispatcher_spec(sections, classifiers, options.image_topic))
+        specs = [_holding_every_frame(spec, sections) for spec in specs]
+        specs.append(dispatcher_spec(sections, list(specs), options.image_topic))
     if options.start_image_source:
         specs.append(image_source_spec(sections, options))
     return specs

@@ -161,7 +161,6 @@ def classifier_row(spec: NodeSpec, node: Any, seconds: float) -> Dict[str, Any]:
         'received': int(counters.get('received', 0)), 'published': published,
         'dropped': int(counters.get('dropped', 0)),
         'top1': {'label': last[0][1], 'score': float(last[0][2])} if last else None,
-        'requested_by_file': spec.requested_device,
     }
 
 
