@@ -40,6 +40,8 @@ import subprocess
 import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence
+import urllib.error
+import urllib.request
 import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,7 +89,33 @@ _SYSTEM_PREFIXES = ('Py', '_Py', '__', '_ITM', '_ZGTt', 'dl', 'pthread')
 
 
 class BindingsUnavailable(Exception):
-    """The wheel could not be downloaded (no registry) or a stub not built (no compiler)."""
+    """The wheel could not be downloaded or a stub not built; ``offline`` tells why."""
+
+    def __init__(self, message: str, offline: bool = False) -> None:
+        super().__init__(message)
+        self.offline = offline
+
+
+def index_url() -> str:
+    """:return: the package index pip uses (PIP_INDEX_URL, pip config, or PyPI)."""
+    if os.environ.get('PIP_INDEX_URL'):
+        return os.environ['PIP_INDEX_URL'].rstrip('/')
+    result = _run([sys.executable, '-m', 'pip', 'config', 'get', 'global.index-url'])
+    if result.returncode == 0 and result.stdout.strip():
+        return result.stdout.strip().rstrip('/')
+    return 'https://pypi.org/simple'
+
+
+def registry_reachable(project: str, timeout_s: float = 20.0) -> bool:
+    """:return: True when the index answers for ``project`` (any HTTP answer counts)."""
+    url = f'{index_url()}/{project}/'
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _run(cmd: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess:
@@ -110,10 +138,14 @@ def fetch_wheel(binding: Binding, cache_dir: str = CACHE_DIR) -> str:
     cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:',
            '--python-version', py, '--dest', wheels, binding.requirement]
     result = _run(cmd)
+    project = binding.requirement.split('==')[0]
     if result.returncode != 0:
-        raise BindingsUnavailable(f'pip download {binding.requirement} failed: '
-                                  f'{result.stderr.strip()[-800:]}')
-    name = binding.requirement.split('==')[0].replace('-', '_')
+        offline = not registry_reachable(project)
+        state = 'unreachable' if offline else 'reachable'
+        raise BindingsUnavailable(f'pip download {binding.requirement} failed (index '
+                                  f'{index_url()} {state}): {result.stderr.strip()[-800:]}',
+                                  offline)
+    name = project.replace('-', '_')
     found = [w for w in os.listdir(wheels)
              if w.startswith(f'{name}-{binding.version}-') and w.endswith('.whl')]
     if not found:
