@@ -250,7 +250,8 @@ class INetworkDefinition(FakeObject):
 class OnnxParser(FakeObject):
     def __init__(self, network: Any, logger: Any) -> None:
         _expect(logger, self._trt.ILogger, 'logger')
-        self._network, self._errors = network, []
+        self._network = network
+        self._errors: List[str] = []
 
     def parse_from_file(self, model: str) -> bool:
         trt = self._trt
@@ -632,7 +633,7 @@ def make_fake_tensorrt(version: str, world: FakeWorld) -> types.ModuleType:
             raise AttributeError(f'fake tensorrt does not implement {name!r} '
                                  f'(real TensorRT {version} has it)')
         raise AttributeError(f'TensorRT {version} has no attribute {name!r}')
-    trt.__getattr__ = missing  # type: ignore[attr-defined]
+    setattr(trt, '__getattr__', missing)
     for name in list(vars(trt)):
         if not name.startswith('_') and name not in module_names:
             raise AssertionError(f'fake defines {name}, which TensorRT {version} lacks')

@@ -176,8 +176,9 @@ def test_table_entries_exist_in_the_committed_surface(version: str) -> None:
     """The same check the real-bindings test runs, here on the committed dumps."""
     with open(os.path.join(DATA, f'trt_surface_{version}.json'), encoding='utf-8') as f:
         surface = json.load(f)
-    family = tuple(int(p) for p in version.split('.')[:2])
-    family = max(f for f in api_surface.FAMILIES if f <= family)
+    numbers = version.split('.')
+    release = (int(numbers[0]), int(numbers[1]))
+    family = max(f for f in api_surface.FAMILIES if f <= release)
     missing = []
     for use in api_surface.used_for(family):
         if use.owner == 'tensorrt':

@@ -15,7 +15,7 @@
 
 """The fakes expose exactly the real API of each version, and nothing more."""
 
-from typing import Any
+from typing import Any, Dict, Set
 
 from fake_cuda import FakeCudaApi
 from fake_tensorrt import (FakeWorld, IMPLEMENTATIONS, load_surface, make_fake_tensorrt,
@@ -43,7 +43,7 @@ def test_fake_classes_only_have_real_members(version: str) -> None:
 
 
 def test_every_fake_member_exists_in_some_real_version() -> None:
-    real = {}
+    real: Dict[str, Set[str]] = {}
     for version in VERSIONS:
         for name, entry in load_surface(version)['classes'].items():
             real.setdefault(name, set()).update(entry['members'])

@@ -74,7 +74,8 @@ def test_int8_needs_calibration() -> None:
 
 
 def test_precision_labels() -> None:
-    assert [PrecisionChoice(a, b).label for a, b in ((0, 0), (1, 0), (0, 1), (1, 1))] == [
+    pairs = ((False, False), (True, False), (False, True), (True, True))
+    assert [PrecisionChoice(a, b).label for a, b in pairs] == [
         'fp32', 'fp16', 'int8', 'fp16+int8']
 
 

@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set
 import urllib.error
 import urllib.request
 import zipfile
@@ -206,7 +206,7 @@ def build_stubs(module_so: str, cache_dir: str = CACHE_DIR) -> str:
                        '-o', os.path.join(out, soname), source])
         if result.returncode != 0:
             raise BindingsUnavailable(f'{compiler} failed for {soname}: {result.stderr}')
-    defined = set()
+    defined: Set[str] = set()
     for soname in libs:
         nm = _run(['nm', '-D', '--defined-only', os.path.join(out, soname)])
         defined.update(line.split()[-1] for line in nm.stdout.splitlines() if line.strip())

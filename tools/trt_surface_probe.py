@@ -104,6 +104,13 @@ def dump() -> Dict[str, Any]:
     return {'version': trt.__version__, 'module': _public(dir(trt)), 'classes': classes}
 
 
+def _api_use(fields: Dict[str, Any]) -> api_surface.ApiUse:
+    """:return: an ApiUse from JSON fields (lists become tuples)."""
+    converted: Dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in fields.items()}
+    return api_surface.ApiUse(**converted)
+
+
 def check(extra: str = '[]') -> Dict[str, Any]:
     """
     Check the API table against this version.
@@ -112,12 +119,11 @@ def check(extra: str = '[]') -> Dict[str, Any]:
         the tests pass names that must be reported missing.
     :return: the entries this version lacks or mismatches.
     """
-    version = tuple(int(p) for p in trt.__version__.split('.')[:2])
-    family = max(f for f in api_surface.FAMILIES if f <= version)
+    numbers = trt.__version__.split('.')
+    release = (int(numbers[0]), int(numbers[1]))
+    family = max(f for f in api_surface.FAMILIES if f <= release)
     problems: List[str] = []
-    uses = api_surface.used_for(family) + tuple(
-        api_surface.ApiUse(**{k: tuple(v) if isinstance(v, list) else v for k, v in e.items()})
-        for e in json.loads(extra))
+    uses = api_surface.used_for(family) + tuple(_api_use(e) for e in json.loads(extra))
     for use in uses:
         owner = resolve(use.owner) if use.owner != 'tensorrt' else trt
         if owner is None:
@@ -216,7 +222,8 @@ def exercise() -> Dict[str, Any]:
         batches = [np.full((2, 3, 4, 4), i, np.float32) for i in range(3)]
         plan = calibrator.CalibrationPlan('test', cache_path, cache_path, lambda shape: batches)
         cuda = _HostCuda()
-        calib = calibrator.make_entropy_calibrator(trt, plan, (2, 3, 4, 4), cuda, log)
+        calib = calibrator.make_entropy_calibrator(trt, plan, (2, 3, 4, 4), cuda,  # type: ignore
+                                                   log)
         results['calibrator_is_entropy2'] = isinstance(calib, trt.IInt8EntropyCalibrator2)
         results['batch_size'] = calib.get_batch_size()
         fed = []

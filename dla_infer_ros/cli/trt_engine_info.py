@@ -79,8 +79,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             force_rebuild=args.force_rebuild, calibration_dir=args.calibration_cache,
             workspace_mb=args.workspace_mb, cuda_binding=args.cuda_binding)
         pools = DlaMemoryPools(managed_sram=args.dla_sram_mb * _MIB)
-        backend = TensorRtBackend(args.model, options, dla_pools=pools)
-        with backend:
+        with TensorRtBackend(args.model, options, dla_pools=pools) as backend:
             if args.json:
                 print(json.dumps(json.loads(backend.engine_information()), indent=2))
             else:

@@ -24,7 +24,7 @@ An implementation of :class:`CudaApi` creates them and moves data between them.
 
 import abc
 import importlib
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -126,6 +126,7 @@ class Event(_Owned):
 
 
 Resource = Union[DeviceBuffer, HostBuffer, Stream, Event]
+R = TypeVar('R', DeviceBuffer, HostBuffer, Stream, Event)
 
 
 class Resources:
@@ -134,7 +135,7 @@ class Resources:
     def __init__(self) -> None:
         self._owned: List[Resource] = []
 
-    def track(self, resource: Resource) -> Resource:
+    def track(self, resource: R) -> R:
         """
         Remember a resource so that :meth:`free_all` releases it.
 

@@ -157,6 +157,11 @@ class TensorRtBackend(Backend):
         """:return: requested and effective device, precision, engine origin, placement."""
         return self._report
 
+    def __enter__(self) -> 'TensorRtBackend':
+        """Activate on entering a ``with`` block."""
+        self.activate()
+        return self
+
     def last_timings(self) -> Dict[str, float]:
         """:return: ``h2d_ms``, ``compute_ms``, ``d2h_ms`` of the last run (CUDA events)."""
         return dict(self._timings)
@@ -302,14 +307,11 @@ class TensorRtBackend(Backend):
         for tensor in tensors:
             host = track(cuda.host_buffer(tensor.shape, tensor.dtype))
             device = track(cuda.device_buffer(tensor.nbytes))
-            assert isinstance(host, HostBuffer) and isinstance(device, DeviceBuffer)
             bind_address(state.context, tensor.name, device.ptr)
             binding = _Binding(tensor, host, device)
             (state.inputs if tensor.is_input else state.outputs).append(binding)
-        stream = track(cuda.stream())
-        assert isinstance(stream, Stream)
-        state.stream = stream
-        state.events = tuple(track(cuda.event()) for _ in range(4))  # type: ignore[misc]
+        state.stream = track(cuda.stream())
+        state.events = tuple(track(cuda.event()) for _ in range(4))
         state.output_arrays = {b.tensor.name: b.host.array for b in state.outputs}
         self._inputs = [_spec(b.tensor) for b in state.inputs]
         self._outputs = [_spec(b.tensor) for b in state.outputs]
