@@ -81,6 +81,7 @@ class FakeWorld:
     build_delay_s: float = 0.0
     fail_build: bool = False
     reject_plans: int = 0  # how many of the next deserializations to refuse
+    refuse: Set[str] = dataclasses.field(default_factory=set)  # calls that return False/None
     events: List[Any] = dataclasses.field(default_factory=list)
     builds: int = 0
     calibration_batches: List[np.ndarray] = dataclasses.field(default_factory=list)
@@ -325,6 +326,8 @@ class IBuilderConfig(FakeObject):
         return self._trt.ITimingCache(serialized_timing_cache)
 
     def set_timing_cache(self, cache: Any, ignore_mismatch: bool) -> bool:
+        if 'set_timing_cache' in self._world.refuse:
+            return False
         if cache._data and not cache._data.startswith(b'FAKETC') and not ignore_mismatch:
             return False
         self._timing_cache = cache
@@ -334,10 +337,14 @@ class IBuilderConfig(FakeObject):
         return self._timing_cache
 
     def add_optimization_profile(self, profile: Any) -> int:
+        if 'add_optimization_profile' in self._world.refuse:
+            return -1
         self._profiles.append(profile)
         return len(self._profiles) - 1
 
     def set_calibration_profile(self, profile: Any) -> bool:
+        if 'set_calibration_profile' in self._world.refuse:
+            return False
         self._calibration_profile = profile
         return True
 
@@ -518,6 +525,8 @@ class ICudaEngine(FakeObject):
         return self._trt.DataType.FLOAT
 
     def create_execution_context(self) -> Any:
+        if 'create_execution_context' in self._world.refuse:
+            return None
         return self._trt.IExecutionContext(self)
 
     def create_engine_inspector(self) -> Any:
@@ -532,6 +541,8 @@ class IExecutionContext(FakeObject):
         self._shapes_set: Set[str] = set()
 
     def set_input_shape(self, name: str, shape: Sequence[int]) -> bool:
+        if 'set_input_shape' in self._world.refuse:
+            return False
         if name not in self._engine._inputs or tuple(shape) != self._shapes[name]:
             return False
         self._shapes_set.add(name)
@@ -543,7 +554,12 @@ class IExecutionContext(FakeObject):
             return (-1,) + self._shapes[name][1:]
         return self._shapes[name]
 
+    def _engine_logger_error(self, message: str) -> None:
+        self._world.events.append(('error', message))
+
     def set_tensor_address(self, name: str, memory: int) -> bool:
+        if 'set_tensor_address' in self._world.refuse:
+            return False
         if name not in self._shapes:
             return False
         self._addresses[name] = int(memory)
@@ -551,7 +567,8 @@ class IExecutionContext(FakeObject):
 
     def execute_async_v3(self, stream_handle: int) -> bool:
         world = self._world
-        if set(self._addresses) != set(self._shapes):
+        if 'execute_async_v3' in world.refuse or set(self._addresses) != set(self._shapes):
+            self._engine_logger_error('execute failed')
             return False
         if world.execute_hook is not None:
             return world.execute_hook(self._addresses, self._shapes, int(stream_handle))

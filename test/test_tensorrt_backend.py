@@ -504,3 +504,51 @@ def test_registry_knows_the_backend() -> None:
     assert BACKENDS['tensorrt'][2] == 'tensorrt'
     backend = create_backend('tensorrt', 'model.onnx', BackendOptions(dla_core=1))
     assert isinstance(backend, TensorRtBackend) and not backend.is_active
+
+
+@pytest.mark.parametrize('call, message', [
+    ('set_tensor_address', "refused the device address of tensor 'input'"),
+    ('create_execution_context', 'could not create an execution context'),
+    ('set_timing_cache', 'rejected an empty timing cache'),
+])
+def test_every_refusal_from_tensorrt_is_an_error(fake: Any, model: str, tmp_path: Any,
+                                                 call: str, message: str) -> None:
+    _, world = fake
+    world.refuse = {call}
+    with pytest.raises(DlaInferError, match=message):
+        make_backend(fake, model, tmp_path).activate()
+    assert world.cuda.live == 0
+
+
+@pytest.mark.parametrize('call, message', [
+    ('set_input_shape', r'rejected shape \[2, 3, 4, 4\] for input'),
+    ('add_optimization_profile', 'rejected the optimization profile for batch 2'),
+])
+def test_refused_shapes_are_errors(fake: Any, tmp_path: Any, call: str, message: str) -> None:
+    _, world = fake
+    path = write_model(os.path.join(str(tmp_path), 'dyn.onnx'), batch=-1)
+    world.refuse = {call}
+    with pytest.raises(DlaInferError, match=message):
+        make_backend(fake, path, tmp_path, batch_size=2).activate()
+
+
+def test_refused_calibration_profile_is_an_error(fake: Any, tmp_path: Any) -> None:
+    _, world = fake
+    path = write_model(os.path.join(str(tmp_path), 'dyn.onnx'), batch=-1)
+    world.refuse = {'set_calibration_profile'}
+    with pytest.raises(DlaInferError, match='rejected the calibration profile'):
+        make_backend(fake, path, tmp_path, precision='int8',
+                     calibration_dir=calibration_folder(tmp_path, 2),
+                     _backend_kwargs={'calibration_source': counting_source}).activate()
+
+
+def test_failed_execution_is_an_error_and_the_backend_stays_usable(fake: Any, model: str,
+                                                                   tmp_path: Any) -> None:
+    _, world = fake
+    with make_backend(fake, model, tmp_path) as backend:
+        world.refuse = {'execute_async_v3'}
+        with pytest.raises(DlaInferError, match='TensorRT execute_async_v3 failed'):
+            run_once(backend)
+        world.refuse = set()
+        data, logits = run_once(backend)
+        np.testing.assert_allclose(logits, expected_logits(data, 3), rtol=1e-5)
