@@ -552,3 +552,13 @@ def test_failed_execution_is_an_error_and_the_backend_stays_usable(fake: Any, mo
         world.refuse = set()
         data, logits = run_once(backend)
         np.testing.assert_allclose(logits, expected_logits(data, 3), rtol=1e-5)
+
+
+def test_calibration_data_matters_only_for_int8(fake: Any, model: str, tmp_path: Any) -> None:
+    _, world = fake
+    folder = calibration_folder(tmp_path, 2)  # images, but no preprocessing to read them
+    with make_backend(fake, model, tmp_path, precision='fp16', calibration_dir=folder):
+        pass
+    with make_backend(fake, model, tmp_path, precision='fp16'):
+        pass
+    assert world.builds == 1 and world.calibration_batches == []

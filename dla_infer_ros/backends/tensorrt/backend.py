@@ -236,7 +236,7 @@ class TensorRtBackend(Backend):
         model_sha = sha256_file(self.model_path)
         cache = EngineCache(options.engine_cache_dir, self._log)
         calibration = None
-        if options.calibration_dir:
+        if options.calibration_dir and options.precision in ('int8', 'best'):
             calibration = plan_calibration(options.calibration_dir, cache.directory, model_sha,
                                            options.batch_size, self._calibration_source)
         precision = choose_precision(options.precision, device.on_dla, calibration is not None)

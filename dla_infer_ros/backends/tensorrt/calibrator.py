@@ -157,94 +157,146 @@ def plan_calibration(calibration: str, cache_dir: str, model_sha: str, batch: in
     return CalibrationPlan(f'images:{digest}', cache_path, cache_path, source)
 
 
+class CalibrationFeeder:
+    """
+    What the entropy calibrator does, kept free of TensorRT so it reads (and tests) plainly.
+
+    TensorRT calls the calibrator from C++, where a Python exception cannot
+    travel: :meth:`next_batch` stores the first error in ``error`` and ends
+    the run; the builder raises it once ``build_serialized_network`` returns.
+    The device and pinned buffers are allocated on the first batch and freed
+    by :meth:`close`.
+    """
+
+    def __init__(self, plan: CalibrationPlan, input_shape: Sequence[int], cuda: CudaApi,
+                 log: logging.Logger) -> None:
+        """
+        Prepare to feed ``plan``'s batches.
+
+        :param plan: the batch source and the calibration cache paths.
+        :param input_shape: the full input shape, batch first.
+        :param cuda: the CUDA layer used to copy batches to the device.
+        :param log: where progress and errors go.
+        """
+        self.plan = plan
+        self.shape: Tuple[int, ...] = tuple(int(d) for d in input_shape)
+        self.error: Optional[BaseException] = None
+        self.batches_fed = 0
+        self._cuda = cuda
+        self._log = log
+        self._batches: Optional[Iterator[np.ndarray]] = None
+        self._buffers: Optional[Tuple[HostBuffer, DeviceBuffer, Stream]] = None
+
+    @property
+    def batch_size(self) -> int:
+        """:return: the calibration batch size (the input's first dimension)."""
+        return self.shape[0]
+
+    def next_batch(self, names: Sequence[str]) -> Optional[List[int]]:
+        """:return: the device address of the next batch, or None at the end or on error."""
+        if self.error is not None:
+            return None
+        try:
+            return self._next_batch(names)
+        except Exception as e:  # must not propagate into TensorRT; raised after the build
+            self.error = e
+            self._log.error(f'calibration stopped: {e}')
+            return None
+
+    def _next_batch(self, names: Sequence[str]) -> Optional[List[int]]:
+        if len(names) != 1:
+            raise DlaInferError(f'INT8 calibration supports one input, the model has '
+                                f'{len(names)}: {list(names)}')
+        if self.plan.source is None:
+            raise DlaInferError(f'calibration cache {self.plan.read_path!r} was not accepted '
+                                'by TensorRT and there are no images to calibrate with')
+        if self._batches is None:
+            self._batches = iter(self.plan.source(self.shape))
+            self._buffers = (self._cuda.host_buffer(self.shape, np.float32),
+                             self._cuda.device_buffer(int(np.prod(self.shape)) * 4),
+                             self._cuda.stream())
+        batch = next(self._batches, None)
+        if batch is None:
+            self._log.info(f'calibration: {self.batches_fed} batch(es) of {self.shape[0]} fed')
+            return None
+        if batch.shape != self.shape or batch.dtype != np.float32:
+            raise DlaInferError(f'calibration batch is {batch.dtype.name}{list(batch.shape)}, '
+                                f'the input needs float32{list(self.shape)}')
+        host, device, stream = self._buffers  # type: ignore[misc]
+        np.copyto(host.array, batch)
+        self._cuda.copy_htod_async(device, host, stream)
+        self._cuda.synchronize(stream)
+        self.batches_fed += 1
+        return [device.ptr]
+
+    def read_cache(self) -> Optional[bytes]:
+        """:return: the calibration cache, or None when there is none yet."""
+        if not os.path.isfile(self.plan.read_path):
+            return None
+        with file_lock(self.plan.read_path, exclusive=False), \
+                open(self.plan.read_path, 'rb') as f:
+            data = f.read()
+        self._log.info(f'calibration: using cache {self.plan.read_path} ({len(data)} bytes)')
+        return data
+
+    def write_cache(self, cache: Any) -> None:
+        """Save TensorRT's calibration cache (atomically, under the cache lock)."""
+        if not self.plan.write_path:
+            return
+        try:
+            with file_lock(self.plan.write_path, exclusive=True):
+                atomic_write(self.plan.write_path, bytes(cache))
+            self._log.info(f'calibration: wrote cache {self.plan.write_path}')
+        except OSError as e:
+            if self.error is None:
+                self.error = e
+            self._log.error(f'calibration: cannot write cache {self.plan.write_path}: {e}')
+
+    def close(self) -> None:
+        """Free the batch buffers; safe to call again."""
+        buffers, self._buffers = self._buffers, None
+        for resource in buffers or ():
+            resource.free()
+
+
 def make_entropy_calibrator(trt: ModuleType, plan: CalibrationPlan, input_shape: Sequence[int],
                             cuda: CudaApi, log: logging.Logger) -> Any:
     """
-    Create a ``trt.IInt8EntropyCalibrator2`` fed from ``plan``.
-
-    TensorRT calls the calibrator from C++, where a Python exception cannot
-    travel: ``get_batch`` stores the first error in ``error`` and ends the
-    run; the builder raises it once ``build_serialized_network`` returns.
-    ``close()`` frees the device and pinned buffers (allocated on the first batch).
+    Create a ``trt.IInt8EntropyCalibrator2`` that delegates to a :class:`CalibrationFeeder`.
 
     :param trt: the imported ``tensorrt`` module.
     :param plan: the batch source and the calibration cache paths.
     :param input_shape: the full input shape, batch first.
     :param cuda: the CUDA layer used to copy batches to the device.
+    :param log: where progress and errors go.
+    :return: the calibrator; ``error`` holds a calibration failure, ``close()`` frees.
     """
-    shape: Tuple[int, ...] = tuple(int(d) for d in input_shape)
+    feeder = CalibrationFeeder(plan, input_shape, cuda, log)
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[name-defined,misc]
-        """Feeds batches from a batch source and keeps a calibration cache."""
+        """TensorRT's entropy calibrator (the one the DLA requires) over the feeder."""
 
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)
-            self.error: Optional[BaseException] = None
-            self.batches_fed = 0
-            self._batches: Optional[Iterator[np.ndarray]] = None
-            self._buffers: Optional[Tuple[HostBuffer, DeviceBuffer, Stream]] = None
+            self.feeder = feeder
 
         def get_batch_size(self) -> int:
-            return shape[0]
+            return feeder.batch_size
 
         def get_batch(self, names: List[str]) -> Optional[List[int]]:
-            if self.error is not None:
-                return None
-            try:
-                return self._next_batch(names)
-            except Exception as e:  # must not propagate into TensorRT; raised after the build
-                self.error = e
-                log.error(f'calibration stopped: {e}')
-                return None
-
-        def _next_batch(self, names: List[str]) -> Optional[List[int]]:
-            if len(names) != 1:
-                raise DlaInferError(f'INT8 calibration supports one input, the model has '
-                                    f'{len(names)}: {list(names)}')
-            if plan.source is None:
-                raise DlaInferError(f'calibration cache {plan.read_path!r} was not accepted '
-                                    'by TensorRT and there are no images to calibrate with')
-            if self._batches is None:
-                self._batches = iter(plan.source(shape))
-                self._buffers = (cuda.host_buffer(shape, np.float32),
-                                 cuda.device_buffer(int(np.prod(shape)) * 4), cuda.stream())
-            batch = next(self._batches, None)
-            if batch is None:
-                log.info(f'calibration: {self.batches_fed} batch(es) of {shape[0]} fed')
-                return None
-            if batch.shape != shape or batch.dtype != np.float32:
-                raise DlaInferError(f'calibration batch is {batch.dtype.name}{list(batch.shape)}, '
-                                    f'the input needs float32{list(shape)}')
-            host, device, stream = self._buffers  # type: ignore[misc]
-            np.copyto(host.array, batch)
-            cuda.copy_htod_async(device, host, stream)
-            cuda.synchronize(stream)
-            self.batches_fed += 1
-            return [device.ptr]
+            return feeder.next_batch(names)
 
         def read_calibration_cache(self) -> Optional[bytes]:
-            if not os.path.isfile(plan.read_path):
-                return None
-            with file_lock(plan.read_path, exclusive=False), open(plan.read_path, 'rb') as f:
-                data = f.read()
-            log.info(f'calibration: using cache {plan.read_path} ({len(data)} bytes)')
-            return data
+            return feeder.read_cache()
 
         def write_calibration_cache(self, cache: Any) -> None:
-            if not plan.write_path:
-                return
-            try:
-                with file_lock(plan.write_path, exclusive=True):
-                    atomic_write(plan.write_path, bytes(cache))
-                log.info(f'calibration: wrote cache {plan.write_path}')
-            except OSError as e:
-                if self.error is None:
-                    self.error = e
-                log.error(f'calibration: cannot write cache {plan.write_path}: {e}')
+            feeder.write_cache(cache)
+
+        @property
+        def error(self) -> Optional[BaseException]:
+            return feeder.error
 
         def close(self) -> None:
-            buffers, self._buffers = self._buffers, None
-            for resource in buffers or ():
-                resource.free()
+            feeder.close()
 
     return EntropyCalibrator()

@@ -74,14 +74,60 @@ def recent_errors_text(trt_logger: Any) -> str:
     return '; TensorRT said: ' + ' | '.join(errors) if errors else ''
 
 
-def make_progress_monitor(trt: ModuleType, log: logging.Logger, min_interval_s: float = 10.0,
-                          clock: Callable[[], float] = time.monotonic) -> Optional[Any]:
+class BuildProgress:
     """
-    Create a ``trt.IProgressMonitor`` that reports engine build progress.
+    Turn TensorRT's build progress callbacks into rate-limited log lines.
 
     Top-level phases are reported when they start and finish; steps at most
     once every ``min_interval_s`` seconds, since a DLA or INT8 build may take
     many minutes and thousands of steps.
+    """
+
+    def __init__(self, log: logging.Logger, min_interval_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """
+        Start reporting.
+
+        :param log: where progress goes (INFO).
+        :param min_interval_s: least time between two step reports.
+        :param clock: monotonic seconds (tests pass their own).
+        """
+        self._log = log
+        self._min_interval_s = min_interval_s
+        self._clock = clock
+        self._steps: Dict[str, int] = {}
+        self._started: Dict[str, float] = {}
+        self._last_report = clock()
+
+    def phase_start(self, phase_name: str, parent_phase: Optional[str], num_steps: int) -> None:
+        """Remember the phase; log top-level phases."""
+        self._steps[phase_name] = num_steps
+        if not parent_phase:
+            self._started[phase_name] = self._clock()
+            self._log.info(f'engine build: {phase_name} started ({num_steps} steps)')
+
+    def step_complete(self, phase_name: str, step: int) -> bool:
+        """Log a step if the last report is old enough; :return: True (go on building)."""
+        now = self._clock()
+        if now - self._last_report >= self._min_interval_s:
+            self._last_report = now
+            total = self._steps.get(phase_name, 0)
+            self._log.info(f'engine build: {phase_name}: step {step + 1} of {total}')
+        return True
+
+    def phase_finish(self, phase_name: str) -> None:
+        """Log how long a top-level phase took."""
+        self._steps.pop(phase_name, None)
+        started = self._started.pop(phase_name, None)
+        if started is not None:
+            self._log.info(f'engine build: {phase_name} finished in '
+                           f'{self._clock() - started:.1f} s')
+
+
+def make_progress_monitor(trt: ModuleType, log: logging.Logger, min_interval_s: float = 10.0,
+                          clock: Callable[[], float] = time.monotonic) -> Optional[Any]:
+    """
+    Create a ``trt.IProgressMonitor`` that reports through a :class:`BuildProgress`.
 
     :param trt: the imported ``tensorrt`` module.
     :param log: where progress goes (INFO).
@@ -91,35 +137,22 @@ def make_progress_monitor(trt: ModuleType, log: logging.Logger, min_interval_s: 
     """
     if not tensorrt_version(trt).has_progress_monitor:
         return None
+    progress = BuildProgress(log, min_interval_s, clock)
 
-    class BuildProgress(trt.IProgressMonitor):  # type: ignore[name-defined,misc]
-        """Logs build phases and, rate-limited, their steps."""
+    class ProgressMonitor(trt.IProgressMonitor):  # type: ignore[name-defined,misc]
+        """TensorRT's progress monitor interface over :class:`BuildProgress`."""
 
         def __init__(self) -> None:
             trt.IProgressMonitor.__init__(self)
-            self._steps: Dict[str, int] = {}
-            self._started: Dict[str, float] = {}
-            self._last_report = clock()
 
         def phase_start(self, phase_name: str, parent_phase: Optional[str],
                         num_steps: int) -> None:
-            self._steps[phase_name] = num_steps
-            if not parent_phase:
-                self._started[phase_name] = clock()
-                log.info(f'engine build: {phase_name} started ({num_steps} steps)')
+            progress.phase_start(phase_name, parent_phase, num_steps)
 
         def step_complete(self, phase_name: str, step: int) -> bool:
-            now = clock()
-            if now - self._last_report >= min_interval_s:
-                self._last_report = now
-                total = self._steps.get(phase_name, 0)
-                log.info(f'engine build: {phase_name}: step {step + 1} of {total}')
-            return True
+            return progress.step_complete(phase_name, step)
 
         def phase_finish(self, phase_name: str) -> None:
-            self._steps.pop(phase_name, None)
-            started = self._started.pop(phase_name, None)
-            if started is not None:
-                log.info(f'engine build: {phase_name} finished in {clock() - started:.1f} s')
+            progress.phase_finish(phase_name)
 
-    return BuildProgress()
+    return ProgressMonitor()
