@@ -139,7 +139,9 @@ def plan_calibration(calibration: str, cache_dir: str, model_sha: str, batch: in
     A folder of images is calibrated through ``source`` and cached under
     ``cache_dir``; a file is taken as a ready calibration cache (as trtexec's
     ``--calib``). The identity, part of the engine cache key, is the sha256 of
-    that file, or of the folder's image names and sizes.
+    that file, or of the folder's image names and sizes; the preprocessing is
+    not part of it, so after changing the preprocessing, rebuild with
+    ``force_rebuild`` (and delete the ``calib.*.cache`` file).
 
     :param source: reads the folder (e.g. a :class:`FolderBatchSource`).
     :raises DlaInferError: when the path is missing, the folder holds no image,
