@@ -39,7 +39,10 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
+            'classifier = dla_infer_ros.nodes.classifier_node:main',
             'classify_image = dla_infer_ros.cli.classify_image:main',
+            'dla_check = dla_infer_ros.cli.dla_check:main',
+            'dla_zoo = dla_infer_ros.cli.dla_zoo:main',
         ],
     },
 )

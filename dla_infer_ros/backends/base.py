@@ -172,12 +172,12 @@ class Backend(abc.ABC):
     @property
     @abc.abstractmethod
     def inputs(self) -> List[TensorSpec]:
-        """:return: the model inputs (valid after :meth:`activate`)."""
+        """Describe each model input; valid after :meth:`activate`."""
 
     @property
     @abc.abstractmethod
     def outputs(self) -> List[TensorSpec]:
-        """:return: the model outputs (valid after :meth:`activate`)."""
+        """Describe each model output; valid after :meth:`activate`."""
 
     def activate(self) -> None:
         """Load the model and allocate every buffer; a second call does nothing."""

@@ -1,0 +1,163 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The data path without ROS: image array -> tensor -> backend -> scores -> results.
+
+:class:`Classifier` joins a model contract, a :class:`Preprocessor`, a
+backend and a :class:`Postprocessor`, and times each stage with a monotonic
+clock. The ROS node and the command-line tools only translate to and from it.
+"""
+
+import time
+from types import TracebackType
+from typing import Dict, List, Optional, Sequence, Type
+
+import numpy as np
+
+from dla_infer_ros.backends import (Backend, BackendOptions, create_backend, DeviceReport,
+                                    TensorSpec)
+from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.model_contract import load_labels, ModelContract
+from dla_infer_ros.postprocessing import Postprocessor, Result
+from dla_infer_ros.preprocessing import Preprocessor
+
+STAGES = ('preprocess', 'inference', 'postprocess')
+
+
+class Classifier:
+    """Classifies uint8 images with one model on one backend."""
+
+    def __init__(self, contract: ModelContract, backend: str = 'auto',
+                 options: Optional[BackendOptions] = None, top_k: int = 5,
+                 score_threshold: float = 0.0) -> None:
+        """
+        Prepare everything that needs no device; :meth:`activate` loads the model.
+
+        :param contract: the model and its input/output contract.
+        :param backend: ``auto``, ``onnxruntime`` or ``tensorrt``.
+        :param options: requested device, precision and batch size.
+        :param top_k: results per image.
+        :param score_threshold: minimum score of a result.
+        """
+        self.contract = contract
+        self.options = options or BackendOptions()
+        Postprocessor.validate(top_k, score_threshold)
+        self.top_k = top_k
+        self.score_threshold = score_threshold
+        self.backend: Backend = create_backend(backend, contract.model_path, self.options)
+        self.preprocessor = Preprocessor(contract.input_contract, self.options.batch_size)
+        self.postprocessor: Optional[Postprocessor] = None
+        #: Milliseconds spent in each stage by the last :meth:`classify` call.
+        self.last_timings: Dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    @property
+    def batch_size(self) -> int:
+        """:return: the number of images one :meth:`classify` call takes at most."""
+        return self.options.batch_size
+
+    def activate(self) -> None:
+        """Load the model on its device and check it against the contract."""
+        self.backend.activate()
+        try:
+            self._check_backend_io()
+        except DlaInferError:
+            self.backend.deactivate()
+            raise
+        output = self._output_spec()
+        num_classes = int(np.prod(output.shape[1:]))
+        labels = load_labels(self.contract.labels_path, num_classes)
+        self.postprocessor = Postprocessor(num_classes, labels, self.contract.output_kind,
+                                           self.top_k, self.score_threshold)
+
+    def deactivate(self) -> None:
+        """Free the backend; safe to call repeatedly."""
+        self.backend.deactivate()
+
+    def describe(self) -> DeviceReport:
+        """:return: what was asked for and what really runs the model."""
+        return self.backend.describe()
+
+    def set_limits(self, top_k: int, score_threshold: float) -> None:
+        """
+        Change top-k and the score threshold; effective from the next frame.
+
+        :raises DlaInferError: for values out of range.
+        """
+        Postprocessor.validate(top_k, score_threshold)
+        self.top_k, self.score_threshold = top_k, score_threshold
+        if self.postprocessor is not None:
+            self.postprocessor.top_k = top_k
+            self.postprocessor.score_threshold = score_threshold
+
+    def classify(self, images: Sequence[np.ndarray], order: str) -> List[List[Result]]:
+        """
+        Classify up to ``batch_size`` images in one backend run.
+
+        :param images: uint8 images (H×W×3 for RGB/BGR, H×W for GRAY).
+        :param order: channel order of the images.
+        :return: one result list per image, best first.
+        :raises DlaInferError: when inactive, for too many or malformed images,
+            or when the backend fails.
+        """
+        if self.postprocessor is None:
+            raise DlaInferError('classify() called before activate()')
+        if not 1 <= len(images) <= self.batch_size:
+            raise DlaInferError(f'{len(images)} images given; batch_size is {self.batch_size}')
+        t0 = time.perf_counter_ns()
+        for slot, image in enumerate(images):
+            self.preprocessor.process(image, order, slot)
+        t1 = time.perf_counter_ns()
+        feed = {self.contract.input_contract.name: self.preprocessor.tensor}
+        outputs = self.backend.infer(feed)
+        t2 = time.perf_counter_ns()
+        scores = outputs[self._output_spec().name]
+        results = [self.postprocessor.process(scores[i]) for i in range(len(images))]
+        t3 = time.perf_counter_ns()
+        self.last_timings['preprocess'] = (t1 - t0) / 1e6
+        self.last_timings['inference'] = (t2 - t1) / 1e6
+        self.last_timings['postprocess'] = (t3 - t2) / 1e6
+        return results
+
+    def _output_spec(self) -> TensorSpec:
+        outputs = {o.name: o for o in self.backend.outputs}
+        if self.contract.output_name in outputs:
+            return outputs[self.contract.output_name]
+        if len(outputs) == 1:
+            return next(iter(outputs.values()))
+        raise DlaInferError(f'output {self.contract.output_name!r} not in the model; '
+                            f'it has {sorted(outputs)}')
+
+    def _check_backend_io(self) -> None:
+        expected = self.preprocessor.tensor
+        specs = {s.name: s for s in self.backend.inputs}
+        name = self.contract.input_contract.name
+        spec = specs.get(name)
+        if spec is None:
+            raise DlaInferError(f'model input {name!r} named in the contract '
+                                f'is not in the model; it has {sorted(specs)}')
+        if spec.shape != expected.shape or spec.dtype != expected.dtype:
+            raise DlaInferError(
+                f'the contract describes input {expected.dtype.name}{list(expected.shape)}, '
+                f'the model has {spec.describe()}')
+
+    def __enter__(self) -> 'Classifier':
+        """Activate on entering a ``with`` block."""
+        self.activate()
+        return self
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]],
+                 exc: Optional[BaseException], tb: Optional[TracebackType]) -> None:
+        """Deactivate on leaving a ``with`` block."""
+        self.deactivate()

@@ -1,0 +1,106 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``classify_image``: classify image files and print the top-k with scores."""
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+import numpy as np
+
+from dla_infer_ros._optional import require
+from dla_infer_ros.backends import BackendOptions
+from dla_infer_ros.classifier import Classifier
+from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.model_contract import resolve_model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """:return: the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog='classify_image',
+        description='Classify image files with the embedded EfficientNet-Lite0 (ImageNet) or '
+                    'another model, on the GPU, a DLA core or the CPU, and print the top-k.')
+    parser.add_argument('images', nargs='+', help='image files (anything OpenCV reads)')
+    parser.add_argument('--model', default='', help='ONNX model with a contract .json next to '
+                        'it (default: the embedded EfficientNet-Lite0)')
+    parser.add_argument('--labels', default='', help="labels file (default: the contract's)")
+    parser.add_argument('--backend', default='auto', choices=('auto', 'onnxruntime', 'tensorrt'))
+    parser.add_argument('--dla-core', type=int, default=-1,
+                        help='DLA core to run on; -1 (default) asks for the GPU')
+    parser.add_argument('--no-gpu-fallback', action='store_true',
+                        help='refuse to run anywhere but the requested accelerator')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'int8', 'best'))
+    parser.add_argument('--top-k', type=int, default=5)
+    parser.add_argument('--threads', type=int, default=0,
+                        help='CPU threads for the CPU provider (0: runtime default)')
+    parser.add_argument('--json', action='store_true', help='print JSON instead of text')
+    return parser
+
+
+def _read_image(path: str) -> np.ndarray:
+    cv2 = require('cv2', 'reading image files')
+    image: Optional[np.ndarray] = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise DlaInferError(f'{path}: not a readable image file')
+    return image
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """
+    Run the command.
+
+    :param argv: arguments without the program name (default: ``sys.argv[1:]``).
+    :return: the exit status: 0 on success, 2 on an error (printed to stderr).
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        contract = resolve_model(args.model, args.labels)
+        options = BackendOptions(dla_core=args.dla_core,
+                                 allow_gpu_fallback=not args.no_gpu_fallback,
+                                 precision=args.precision, cpu_threads=args.threads)
+        with Classifier(contract, args.backend, options, top_k=args.top_k) as classifier:
+            report = classifier.describe()
+            entries = []
+            for path in args.images:
+                results = classifier.classify([_read_image(path)], 'BGR')[0]
+                entries.append({'image': path, 'results': [
+                    {'class_index': i, 'label': label, 'score': round(score, 6)}
+                    for i, label, score in results],
+                    'timings_ms': dict(classifier.last_timings)})
+    except DlaInferError as e:
+        print(f'classify_image: error: {e}', file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({'model': contract.name, 'backend': report.backend,
+                          'device': report.summary(), 'images': entries}, indent=2))
+        return 0
+    print(f'model {contract.name} on {report.backend}: {report.summary()}')
+    for entry in entries:
+        print(f"{entry['image']}:")
+        for rank, result in enumerate(entry['results'], start=1):
+            print(f"  {rank}. {result['score']:7.4f}  {result['label']}  "
+                  f"(class {result['class_index']})")
+    return 0
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Console-script entry point."""
+    sys.exit(run(args))
+
+
+if __name__ == '__main__':
+    main()

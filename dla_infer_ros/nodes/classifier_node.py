@@ -1,0 +1,386 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The classifier node: ``image`` in, ``classification`` and ``/diagnostics`` out.
+
+Data path: subscription callback -> :class:`FrameQueue` -> inference thread ->
+:mod:`dla_infer_ros.image_conversion` -> :class:`dla_infer_ros.classifier.Classifier`
+(preprocess, backend, postprocess) -> ``vision_msgs/Classification`` with the
+image's header. This module only translates between ROS and those pieces.
+"""
+
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+import rclpy
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
+from rclpy.time import Time
+from sensor_msgs.msg import CompressedImage, Image
+from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass
+
+from dla_infer_ros.backends import BackendOptions
+from dla_infer_ros.classifier import Classifier
+from dla_infer_ros.diagnostics import StatusBuilder
+from dla_infer_ros.dla.analyzer import analyze_model
+from dla_infer_ros.dla.platform_probe import choose_platform
+from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.image_conversion import compressed_to_array, image_to_array, to_model_order
+from dla_infer_ros.model_contract import resolve_model
+from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
+from dla_infer_ros.stats import PipelineStats
+
+STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_to_end')
+#: Encodings whose raw view the preprocessor reads as is, and their channel order.
+NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY'}
+RELIABILITIES = ('auto', 'reliable', 'best_effort')
+_LOG_THROTTLE_S = 5.0
+
+# name: (default, description, read_only, range)
+PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
+    'model_path': ('', 'ONNX model (or TensorRT plan) with its contract .json next to it; '
+                   'empty: the embedded EfficientNet-Lite0 (ImageNet)', True, None),
+    'labels_path': ('', "labels file, one per line; empty: the model contract's", True, None),
+    'backend': ('auto', 'auto | tensorrt | onnxruntime', True, None),
+    'dla_core': (-1, 'DLA core to run on; -1 asks for the GPU', True, (-1, 15)),
+    'allow_gpu_fallback': (True, 'run layers the DLA cannot run (or the whole model, when the '
+                           'requested accelerator is missing) on the GPU/CPU instead of '
+                           'refusing to start', True, None),
+    'precision': ('fp32', 'fp32 | fp16 | int8 | best (DLA needs fp16 or int8; fp16 is chosen '
+                  'for the DLA unless int8 is asked)', True, None),
+    'batch_size': (1, 'images per inference; queued frames are batched, never waited for',
+                   True, (1, 64)),
+    'cpu_threads': (1, 'CPU threads of the CPU provider; 0: the runtime default', True, (0, 64)),
+    'device_id': (0, 'CUDA device index', True, (0, 15)),
+    'engine_cache_dir': ('', 'TensorRT engine cache folder; empty: ~/.cache/dla_infer_ros',
+                         True, None),
+    'force_rebuild': (False, 'ignore cached engines and build again', True, None),
+    'calibration_dir': ('', 'folder of images for INT8 calibration', True, None),
+    'cuda_binding': ('cuda-python', 'cuda-python | pycuda (TensorRT backend)', True, None),
+    'top_k': (5, 'results per image (changes take effect on the next frame)', False, (1, 1000)),
+    'score_threshold': (0.0, 'drop results scoring below this (changes at run time)', False,
+                        (0.0, 1.0)),
+    'image_reliability': ('auto', 'auto (match the publishers on the topic) | reliable | '
+                          'best_effort', True, None),
+    'image_depth': (1, 'depth of the image subscription queue', True, (1, 100)),
+    'queue_size': (1, 'frames waiting for inference; older ones are dropped and counted',
+                   True, (1, 100)),
+    'dla_platform': ('auto', 'DLA rules for the start-up placement prediction: auto (read the '
+                     'device tree) | xavier | orin', True, None),
+    'diagnostics_period': (1.0, 'seconds between /diagnostics messages', True, (0.1, 60.0)),
+}
+
+
+def _descriptor(name: str) -> ParameterDescriptor:
+    default, description, read_only, bounds = PARAMETERS[name]
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if bounds is not None and isinstance(default, int) and not isinstance(default, bool):
+        descriptor.integer_range = [IntegerRange(from_value=int(bounds[0]),
+                                                 to_value=int(bounds[1]), step=1)]
+    elif bounds is not None:
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(bounds[0]), to_value=float(bounds[1]), step=0.0)]
+    return descriptor
+
+
+class ClassifierNode(Node):
+    """Classifies the images of one topic on the accelerator its parameters choose."""
+
+    def __init__(self, node_name: str = 'classifier', **kwargs: Any) -> None:
+        """
+        Declare parameters, load the model on its device and start serving.
+
+        :param node_name: the node name.
+        :param kwargs: passed to :class:`rclpy.node.Node` (namespace, parameter_overrides, ...).
+        :raises DlaInferError: when the model cannot be loaded as asked.
+        """
+        super().__init__(node_name, **kwargs)
+        for name, (default, _, _, _) in PARAMETERS.items():
+            try:
+                self.declare_parameter(name, default, _descriptor(name))
+            except ParameterException as e:
+                raise DlaInferError(f'parameter {name}: {e}') from e
+        self._classifier = self._make_classifier()
+        self._predicted_placement = self._predict_dla_placement()
+        self._order = self._classifier.contract.input_contract.channel_order
+        self._stats = PipelineStats(STAGES)
+        self._status = StatusBuilder()
+        self._frames = FrameQueue(self._param('queue_size'))
+        self._buffers: List[Optional[np.ndarray]] = [None] * self._classifier.batch_size
+        #: The newest results, for in-process tools.
+        self.last_results: List[Tuple[int, str, float]] = []
+        self._classification_pub = self.create_publisher(Classification, 'classification', 10)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                             reliability=ReliabilityPolicy.RELIABLE)
+        self._label_pub = self.create_publisher(LabelInfo, 'label_info', latched)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._reliability = ''
+        self._subscriptions: List[Any] = []
+        wanted = self._param('image_reliability')
+        self._subscribe('reliable' if wanted == 'auto' else wanted)
+        self._check_image_qos()
+        self._qos_timer = self.create_timer(1.0, self._check_image_qos)
+        self._diag_timer = self.create_timer(self._param('diagnostics_period'),
+                                             self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._publish_label_info()
+        self._worker = threading.Thread(target=self._serve, name=f'{node_name}_inference',
+                                        daemon=True)
+        self._worker.start()
+
+    def _param(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    def _make_classifier(self) -> Classifier:
+        for name, choices in (('backend', ('auto', 'tensorrt', 'onnxruntime')),
+                              ('image_reliability', RELIABILITIES)):
+            if self._param(name) not in choices:  # read-only: checked once, here
+                raise DlaInferError(f'{name}={self._param(name)!r}; expected one of '
+                                    + ', '.join(choices))
+        contract = resolve_model(self._param('model_path'), self._param('labels_path'))
+        options = BackendOptions(
+            dla_core=self._param('dla_core'), allow_gpu_fallback=self._param('allow_gpu_fallback'),
+            precision=self._param('precision'), batch_size=self._param('batch_size'),
+            device_id=self._param('device_id'), cpu_threads=self._param('cpu_threads'),
+            engine_cache_dir=self._param('engine_cache_dir'),
+            force_rebuild=self._param('force_rebuild'),
+            calibration_dir=self._param('calibration_dir'),
+            cuda_binding=self._param('cuda_binding'))
+        classifier = Classifier(contract, self._param('backend'), options,
+                                self._param('top_k'), self._param('score_threshold'))
+        classifier.activate()
+        report = classifier.describe()
+        if report.fell_back:
+            self.get_logger().warning(f'{report.summary()}')
+        self.get_logger().info(f'model {contract.name} on {report.backend}: {report.summary()}; '
+                               f'{report.placement.summary()}')
+        return classifier
+
+    def _predict_dla_placement(self) -> str:
+        # Runs only when a DLA core is asked for, next to what the backend reports.
+        contract = self._classifier.contract
+        if self._param('dla_core') < 0 or not contract.model_path.endswith('.onnx'):
+            return ''
+        try:
+            platform = choose_platform(self._param('dla_platform'))
+            prediction = analyze_model(contract.model_path, platform,
+                                       self._classifier.batch_size)
+        except DlaInferError as e:
+            self.get_logger().warning(f'offline DLA check skipped: {e}')
+            return ''
+        actual = self._classifier.describe().placement.summary()
+        self.get_logger().info(f'offline DLA check predicts {prediction.summary()}; '
+                               f'backend reports {actual}')
+        return prediction.summary()
+
+    def device_report(self) -> Any:
+        """:return: the :class:`dla_infer_ros.backends.DeviceReport` of the model."""
+        return self._classifier.describe()
+
+    def stats_snapshot(self) -> Dict[str, object]:
+        """:return: counters, fps and stage latencies (see :class:`PipelineStats`)."""
+        return self._stats.snapshot()
+
+    # -- image subscriptions -------------------------------------------------------------
+
+    def _wanted_reliability(self) -> str:
+        wanted = self._param('image_reliability')
+        if wanted != 'auto':
+            return str(wanted)
+        publishers = self.get_publishers_info_by_topic(self._subscriptions[0].topic_name)
+        if any(p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in publishers):
+            return 'best_effort'
+        return 'reliable'
+
+    def _subscribe(self, reliability: str) -> None:
+        for subscription in self._subscriptions:
+            self.destroy_subscription(subscription)
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self._param('image_depth'),
+                         reliability=ReliabilityPolicy.BEST_EFFORT
+                         if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+        self._subscriptions = [
+            self.create_subscription(Image, 'image', self._on_image, qos),
+            self.create_subscription(CompressedImage, 'image/compressed',
+                                     self._on_compressed, qos)]
+        if self._reliability:
+            self.get_logger().info(f'image subscription now {reliability} to match the '
+                                   f'publishers on {self._subscriptions[0].topic_name}')
+        self._reliability = reliability
+
+    def _check_image_qos(self) -> None:
+        wanted = self._wanted_reliability()
+        if wanted != self._reliability:
+            self._subscribe(wanted)
+
+    def _on_image(self, msg: Image) -> None:
+        self._enqueue(msg, False)
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        self._enqueue(msg, True)
+
+    def _enqueue(self, msg: Any, compressed: bool) -> None:
+        self._stats.count('received')
+        dropped = self._frames.put(Frame(msg, compressed, time.perf_counter_ns()))
+        if dropped:
+            self._stats.count('dropped', dropped)
+
+    # -- inference thread ----------------------------------------------------------------
+
+    def _serve(self) -> None:
+        while not self._frames.closed:
+            frames = self._frames.take(self._classifier.batch_size, timeout=0.5)
+            if frames:
+                self._process(frames)
+
+    def _process(self, frames: List[Frame]) -> None:
+        images, kept, order = [], [], self._order
+        for slot, frame in enumerate(frames):
+            start = time.perf_counter_ns()
+            try:
+                image, order = self._convert(frame, slot, len(frames))
+            except DlaInferError as e:
+                self._stats.count('rejected')
+                self.get_logger().warning(f'image rejected: {e}',
+                                          throttle_duration_sec=_LOG_THROTTLE_S)
+                continue
+            self._stats.record({'convert': (time.perf_counter_ns() - start) / 1e6})
+            images.append(image)
+            kept.append(frame)
+        if not images:
+            return
+        try:
+            results = self._classifier.classify(images, order)
+        except DlaInferError as e:
+            self._stats.count('failed', len(images))
+            self.get_logger().error(f'inference failed: {e}',
+                                    throttle_duration_sec=_LOG_THROTTLE_S)
+            return
+        self._stats.record(self._classifier.last_timings)
+        for frame, frame_results in zip(kept, results):
+            self._publish(frame, frame_results)
+
+    def _convert(self, frame: Frame, slot: int, count: int) -> Tuple[np.ndarray, str]:
+        if frame.compressed:
+            view, info = compressed_to_array(frame.msg)
+        else:
+            view, info = image_to_array(frame.msg)
+        native = NATIVE_ORDER.get(info.name)
+        colour_pair = native in ('RGB', 'BGR') and self._order in ('RGB', 'BGR')
+        if native == self._order or (colour_pair and count == 1):
+            # The preprocessor resizes first and swaps channels on the small image.
+            return (view[:, :, 0] if native == 'GRAY' else view), str(native)
+        converted = to_model_order(view, info, self._order, out=self._buffers[slot])
+        self._buffers[slot] = converted
+        return (converted[:, :, 0] if self._order == 'GRAY' else converted), self._order
+
+    def _publish(self, frame: Frame, results: List[Tuple[int, str, float]]) -> None:
+        msg = Classification()
+        msg.header = frame.msg.header
+        msg.results = [ObjectHypothesis(class_id=label, score=score)
+                       for _, label, score in results]
+        self._classification_pub.publish(msg)
+        self.last_results = results
+        self._stats.count('published')
+        timings = {'in_node': (time.perf_counter_ns() - frame.received_ns) / 1e6}
+        stamp = Time.from_msg(frame.msg.header.stamp)
+        if stamp.nanoseconds > 0:
+            timings['end_to_end'] = (self.get_clock().now() - stamp).nanoseconds / 1e6
+        self._stats.record(timings)
+
+    # -- parameters, labels, diagnostics -------------------------------------------------
+
+    def _on_set_parameters(self, parameters: List[Any]) -> SetParametersResult:
+        # rclpy.parameter.Parameter: generic in newer rclpy only, so typed loosely here.
+        top_k, threshold = self._classifier.top_k, self._classifier.score_threshold
+        for parameter in parameters:
+            if parameter.name == 'top_k':
+                top_k = int(parameter.value)
+            elif parameter.name == 'score_threshold':
+                threshold = float(parameter.value)
+        try:
+            self._classifier.set_limits(top_k, threshold)
+        except DlaInferError as e:
+            return SetParametersResult(successful=False, reason=str(e))
+        return SetParametersResult(successful=True)
+
+    def _publish_label_info(self) -> None:
+        msg = LabelInfo()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        postprocessor = self._classifier.postprocessor
+        labels = postprocessor.labels if postprocessor is not None else ()
+        msg.class_map = [VisionClass(class_id=i, class_name=label)
+                         for i, label in enumerate(labels)]
+        msg.threshold = float(self._classifier.score_threshold)
+        self._label_pub.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        report = self._classifier.describe()
+        content = self._status.build(report, self._stats.snapshot())
+        if self._predicted_placement:
+            content.values.append(('predicted_dla_placement', self._predicted_placement))
+        status = DiagnosticStatus(
+            level=bytes([content.level]), name=f'{self.get_fully_qualified_name()}: classifier',
+            message=content.message, hardware_id=report.effective,
+            values=[KeyValue(key=k, value=v) for k, v in content.values])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        """Stop the inference thread and free the model, then destroy the node."""
+        # Also reached when the constructor failed half-way.
+        frames: Optional[FrameQueue] = getattr(self, '_frames', None)
+        left = frames.close() if frames is not None else 0
+        if left:
+            self._stats.count('dropped', left)
+        worker: Optional[threading.Thread] = getattr(self, '_worker', None)
+        if worker is not None and worker.is_alive():
+            worker.join(timeout=10.0)
+        classifier: Optional[Classifier] = getattr(self, '_classifier', None)
+        if classifier is not None:
+            classifier.deactivate()
+        super().destroy_node()
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """Run one classifier node until shutdown."""
+    rclpy.init(args=args)
+    node: Optional[ClassifierNode] = None
+    try:
+        node = ClassifierNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except DlaInferError as e:
+        get_logger('classifier').fatal(f'cannot start: {e}')
+        raise SystemExit(1)
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,105 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""The ROS-free data path and the classify_image command."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import needs_onnxruntime
+from dla_infer_ros.backends import BackendOptions
+from dla_infer_ros.classifier import Classifier
+from dla_infer_ros.cli import classify_image
+from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.model_contract import resolve_model
+
+pytestmark = needs_onnxruntime
+
+
+def _colour(rgb: tuple, size: int = 16) -> np.ndarray:
+    image = np.zeros((size, size + 5, 3), dtype=np.uint8)
+    image[...] = rgb
+    return image
+
+
+def test_classifies_rgb_and_bgr_images(tiny_model: str) -> None:
+    with Classifier(resolve_model(tiny_model), 'onnxruntime', top_k=2) as classifier:
+        [results] = classifier.classify([_colour((255, 0, 0))], 'RGB')
+        assert [r[1] for r in results] == ['red', 'green']
+        assert results[0][2] > 0.9
+        [results] = classifier.classify([_colour((255, 0, 0))], 'BGR')
+        assert results[0][1] == 'blue'
+        assert set(classifier.last_timings) == {'preprocess', 'inference', 'postprocess'}
+        assert all(t >= 0.0 for t in classifier.last_timings.values())
+
+
+def test_limits_change_between_frames(tiny_model: str) -> None:
+    with Classifier(resolve_model(tiny_model), 'onnxruntime', top_k=4) as classifier:
+        assert len(classifier.classify([_colour((0, 255, 0))], 'RGB')[0]) == 4
+        classifier.set_limits(1, 0.0)
+        assert [r[1] for r in classifier.classify([_colour((0, 255, 0))], 'RGB')[0]] == ['green']
+        with pytest.raises(DlaInferError, match='top_k=0'):
+            classifier.set_limits(0, 0.0)
+
+
+def test_batch_of_images(tiny_model_factory: object) -> None:
+    path = tiny_model_factory(batch='N')  # type: ignore[operator]
+    options = BackendOptions(batch_size=3)
+    with Classifier(resolve_model(path), 'onnxruntime', options, top_k=1) as classifier:
+        images = [_colour((0, 0, 255)), _colour((255, 0, 0)), _colour((0, 255, 0))]
+        results = classifier.classify(images, 'RGB')
+        assert [r[0][1] for r in results] == ['blue', 'red', 'green']
+        with pytest.raises(DlaInferError, match='4 images given; batch_size is 3'):
+            classifier.classify(images + images[:1], 'RGB')
+
+
+def test_contract_and_model_disagree(tiny_model: str) -> None:
+    with open(os.path.splitext(tiny_model)[0] + '.json', encoding='utf-8') as f:
+        contract = json.load(f)
+    contract['input']['height'] = 16
+    with open(os.path.splitext(tiny_model)[0] + '.json', 'w', encoding='utf-8') as f:
+        json.dump(contract, f)
+    classifier = Classifier(resolve_model(tiny_model), 'onnxruntime')
+    with pytest.raises(DlaInferError, match=r'contract describes input float32\[1, 3, 16, 8\]'):
+        classifier.activate()
+    assert not classifier.backend.is_active
+
+
+def test_cli_prints_top_k(tiny_model: str, tmp_path: object,
+                          capsys: pytest.CaptureFixture) -> None:
+    cv2 = pytest.importorskip('cv2')
+    image_path = os.path.join(str(tmp_path), 'green.png')
+    cv2.imwrite(image_path, _colour((0, 255, 0))[:, :, ::-1])
+    assert classify_image.run([image_path, '--model', tiny_model, '--top-k', '2']) == 0
+    out = capsys.readouterr().out
+    assert 'GPU requested -> ' in out
+    lines = [line for line in out.splitlines() if line.startswith('  ')]
+    assert lines[0].split()[2] == 'green' and len(lines) == 2
+    assert classify_image.run([image_path, '--model', tiny_model, '--json']) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload['images'][0]['results'][0]['label'] == 'green'
+
+
+def test_cli_errors_are_clear(tiny_model: str, tmp_path: object,
+                              capsys: pytest.CaptureFixture) -> None:
+    missing = os.path.join(str(tmp_path), 'missing.png')
+    assert classify_image.run([missing, '--model', tiny_model]) == 2
+    assert 'not a readable image file' in capsys.readouterr().err
+    assert classify_image.run([missing, '--model', tiny_model, '--dla-core', '0',
+                               '--no-gpu-fallback']) == 2
+    assert 'DLA core 0 requested' in capsys.readouterr().err

@@ -1,0 +1,294 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""The classifier node over real rclpy and DDS, in another process and in this one."""
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any, Dict, Iterator, List, Tuple
+
+import numpy as np
+import pytest
+
+from conftest import needs_onnxruntime
+from dla_infer_ros.image_conversion import array_to_image_fields
+from ros_harness import configure_ros_environment, NodeProcess, ros_available, spin_until
+
+pytestmark = [
+    pytest.mark.ros, needs_onnxruntime,
+    pytest.mark.skipif(not ros_available(), reason='rclpy and the message packages are not '
+                       'importable; run the tests through tools/run_tests.sh'),
+]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLOURS = {'red': (255, 0, 0), 'green': (0, 255, 0), 'blue': (0, 0, 255)}
+NODE_MODULE = 'dla_infer_ros.nodes.classifier_node'
+
+
+class Peer:
+    """A test node: publishes images, collects classifications and diagnostics."""
+
+    def __init__(self, reliability: str = 'reliable', image_topic: str = 'image') -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import Image
+        from vision_msgs.msg import Classification
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('test_peer', context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        policy = ReliabilityPolicy.RELIABLE if reliability == 'reliable' else \
+            ReliabilityPolicy.BEST_EFFORT
+        self.image_pub = self.node.create_publisher(
+            Image, image_topic, QoSProfile(depth=100, reliability=policy))
+        self.classifications: List[Any] = []
+        self.diagnostics: List[Any] = []
+        self.node.create_subscription(Classification, 'classification',
+                                      self.classifications.append, 100)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics.append,
+                                      100)
+
+    def wait_for_node(self, timeout: float = 30.0) -> bool:
+        return spin_until(self.executor, lambda: (
+            self.image_pub.get_subscription_count() > 0
+            and self.node.count_publishers('classification') > 0), timeout)
+
+    def publish(self, pixels: np.ndarray, kind: str, index: int, **override: Any) -> None:
+        from sensor_msgs.msg import Image
+        msg = Image()
+        for key, value in array_to_image_fields(pixels, kind).items():
+            setattr(msg, key, value)
+        for key, value in override.items():
+            setattr(msg, key, value)
+        msg.header.frame_id = f'camera_{index}'
+        msg.header.stamp.sec, msg.header.stamp.nanosec = 1000 + index, 123
+        self.image_pub.publish(msg)
+
+    def spin_until(self, condition: Any, timeout: float) -> bool:
+        return spin_until(self.executor, condition, timeout)
+
+    def latest_status(self) -> Dict[str, str]:
+        status = self.diagnostics[-1].status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        values['_name'], values['_message'] = status.name, status.message
+        values['_hardware_id'] = status.hardware_id
+        return values
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    configure_ros_environment()
+    peer = Peer()
+    yield peer
+    peer.close()
+
+
+def _frame(colour: str, height: int = 480, width: int = 640) -> np.ndarray:
+    image = np.zeros((height, width, 3), dtype=np.uint8)
+    image[...] = COLOURS[colour]
+    return image
+
+
+def _sequence(count: int) -> List[Tuple[int, str]]:
+    names = list(COLOURS)
+    return [(i, names[i % 3]) for i in range(count)]
+
+
+def test_reliable_camera_every_frame_classified_with_its_header(
+        peer: Peer, tiny_model: str) -> None:
+    frames = _sequence(30)
+    params = {'model_path': tiny_model, 'top_k': 3, 'queue_size': 100, 'image_depth': 100,
+              'diagnostics_period': 0.5, 'dla_core': 1}
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        for index, colour in frames:
+            bgr = _frame(colour)[:, :, ::-1]
+            peer.publish(np.ascontiguousarray(bgr), 'bgr8', index)
+            peer.spin_until(lambda: False, 0.02)
+        assert peer.spin_until(lambda: len(peer.classifications) >= len(frames), 30.0)
+        assert peer.spin_until(lambda: bool(peer.diagnostics) and
+                               peer.latest_status()['frames_published'] == '30', 10.0)
+        log = node.stop()
+    got = {(c.header.frame_id, c.header.stamp.sec, c.header.stamp.nanosec): c
+           for c in peer.classifications}
+    for index, colour in frames:
+        result = got[(f'camera_{index}', 1000 + index, 123)]
+        scores = [h.score for h in result.results]
+        assert result.results[0].class_id == colour
+        assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    status = peer.latest_status()
+    assert status['frames_received'] == '30' and status['frames_rejected'] == '0'
+    assert status['_name'] == '/classifier: classifier'
+    assert status['requested_device'] == 'DLA core 1'
+    assert status['_hardware_id'] == status['effective_device'] == 'CPU'
+    assert 0.0 <= float(status['inference p50 ms']) <= float(status['inference max ms'])
+    assert float(status['end_to_end p50 ms']) > 0.0
+    assert log.count('DLA core 1 requested -> CPU') >= 1, log
+    # The offline DLA check runs because a DLA core was asked for.
+    assert 'offline DLA check predicts orin: 2 of 3 layers on the DLA' in log, log
+    assert status['predicted_dla_placement'].startswith('orin: 2 of 3 layers on the DLA')
+
+
+def test_malformed_frames_are_counted_and_good_ones_served(peer: Peer, tiny_model: str) -> None:
+    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100,
+              'diagnostics_period': 0.3}
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        good = _frame('green', 48, 64)
+        peer.publish(good, 'rgb8', 0)
+        peer.publish(good, 'rgb8', 1, step=10)  # step shorter than a row
+        peer.publish(good, 'rgb8', 2, encoding='rgb9')  # unknown encoding
+        peer.publish(good, 'rgb8', 3, height=4800)  # data shorter than step * height
+        peer.publish(good, 'rgb8', 4)
+        assert peer.spin_until(lambda: len(peer.classifications) >= 2, 20.0)
+        assert peer.spin_until(lambda: bool(peer.diagnostics) and
+                               peer.latest_status()['frames_rejected'] == '3', 10.0)
+        log = node.stop()
+    assert sorted(c.header.frame_id for c in peer.classifications) == ['camera_0', 'camera_4']
+    status = peer.latest_status()
+    assert status['frames_published'] == '2' and status['frames_received'] == '5'
+    assert 'image rejected' in log
+
+
+def test_best_effort_camera_with_large_image_profile(tiny_model: str) -> None:
+    # Fast DDS reads the profile once per process, so both ends run as children.
+    env = configure_ros_environment()
+    profile = os.path.join(ROOT, 'config', 'fastdds_large_images.xml')
+    env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
+    peer = Peer()
+    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100}
+    camera = [sys.executable, os.path.join(ROOT, 'test', 'publish_frames.py'), '30',
+              'best_effort']
+    with NodeProcess(NODE_MODULE, params, env=env) as node:
+        assert peer.wait_for_node(), node.stop()
+        subprocess.run(camera, env=env, timeout=60, check=True)
+        peer.spin_until(lambda: len(peer.classifications) >= 30, 20.0)
+        log = node.stop()
+    peer.close()
+    assert 'image subscription now best_effort' in log
+    assert len(peer.classifications) == 30, f'{len(peer.classifications)} of 30 arrived'
+    colours = [c.results[0].class_id for c in sorted(
+        peer.classifications, key=lambda c: c.header.stamp.sec)]
+    assert colours == [list(COLOURS)[i % 3] for i in range(30)]
+
+
+class TestInProcess:
+    """Parameters and reports on a node created in this process."""
+
+    @pytest.fixture
+    def node_and_peer(self, tiny_model: str) -> Iterator[Tuple[Any, Peer]]:
+        from rclpy.parameter import Parameter
+        from dla_infer_ros.nodes.classifier_node import ClassifierNode
+        configure_ros_environment()
+        peer = Peer()
+        overrides = [Parameter('model_path', value=tiny_model),
+                     Parameter('queue_size', value=10)]
+        node = ClassifierNode(context=peer.context, parameter_overrides=overrides)
+        peer.executor.add_node(node)
+        yield node, peer
+        peer.executor.remove_node(node)
+        node.destroy_node()
+        peer.close()
+
+    def test_out_of_range_and_read_only_rejected_with_reason(
+            self, node_and_peer: Tuple[Any, Peer]) -> None:
+        from rclpy.parameter import Parameter
+        node, _ = node_and_peer
+        result = node.set_parameters([Parameter('top_k', value=0)])[0]
+        assert not result.successful and 'top_k' in result.reason
+        result = node.set_parameters([Parameter('score_threshold', value=1.5)])[0]
+        assert not result.successful
+        result = node.set_parameters([Parameter('dla_core', value=0)])[0]
+        assert not result.successful and 'read-only' in result.reason
+
+    def test_top_k_change_takes_effect_on_next_frame(
+            self, node_and_peer: Tuple[Any, Peer]) -> None:
+        from rclpy.parameter import Parameter
+        node, peer = node_and_peer
+        assert peer.wait_for_node()
+        peer.publish(_frame('blue', 32, 32), 'rgb8', 0)
+        assert peer.spin_until(lambda: len(peer.classifications) == 1, 10.0)
+        assert len(peer.classifications[0].results) == 4
+        assert node.set_parameters([Parameter('top_k', value=2)])[0].successful
+        peer.publish(_frame('blue', 32, 32), 'rgb8', 1)
+        assert peer.spin_until(lambda: len(peer.classifications) == 2, 10.0)
+        assert [h.class_id for h in peer.classifications[1].results][:1] == ['blue']
+        assert len(peer.classifications[1].results) == 2
+
+    def test_label_info_is_latched(self, node_and_peer: Tuple[Any, Peer]) -> None:
+        from rclpy.qos import DurabilityPolicy, QoSProfile
+        from vision_msgs.msg import LabelInfo
+        _, peer = node_and_peer
+        received: List[Any] = []
+        qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        time.sleep(0.2)
+        peer.node.create_subscription(LabelInfo, 'label_info', received.append, qos)
+        assert peer.spin_until(lambda: bool(received), 10.0)
+        assert [c.class_name for c in received[0].class_map] == ['red', 'green', 'blue', 'other']
+        assert [c.class_id for c in received[0].class_map] == [0, 1, 2, 3]
+
+
+def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:
+    node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'image_depth': 1000}).start()
+    assert node.process is not None and node.process.wait(timeout=60) == 1
+    log = node.stop()
+    assert 'cannot start: parameter image_depth' in log and 'Traceback' not in log, log
+
+
+def test_refuses_missing_accelerator_without_fallback(tiny_model: str) -> None:
+    params = {'model_path': tiny_model, 'dla_core': 0, 'allow_gpu_fallback': False}
+    node = NodeProcess(NODE_MODULE, params).start()
+    assert node.process is not None
+    code = node.process.wait(timeout=60)
+    log = node.stop()
+    assert code == 1
+    assert 'cannot start: DLA core 0 requested' in log
+
+
+@pytest.mark.parametrize('encoding', ['mono8', 'rgb8'])
+def test_digits_accuracy_through_the_node(peer: Peer, encoding: str) -> None:
+    digits = pytest.importorskip('sklearn.datasets', reason='scikit-learn is not installed')
+    data = digits.load_digits()
+    first = 1300  # the held-out split recorded in test/data/digits_mlp.json
+    images = np.rint(data.images[first:] * 255.0 / 16.0).astype(np.uint8)
+    labels = data.target[first:]
+    params = {'model_path': os.path.join(ROOT, 'test', 'data', 'digits_mlp.onnx'),
+              'queue_size': 100, 'image_depth': 100, 'top_k': 1}
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        for index, image in enumerate(images):
+            pixels = image if encoding == 'mono8' else np.repeat(image[:, :, None], 3, axis=2)
+            peer.publish(np.ascontiguousarray(pixels), encoding, index)
+            # Flow control: stay well inside the node's 100-frame queues.
+            peer.spin_until(lambda: index - len(peer.classifications) < 30, 10.0)
+        peer.spin_until(lambda: len(peer.classifications) >= len(images), 60.0)
+        node.stop()
+    assert len(peer.classifications) == len(images)
+    predicted = {c.header.stamp.sec - 1000: int(c.results[0].class_id)
+                 for c in peer.classifications}
+    correct = sum(predicted[i] == int(label) for i, label in enumerate(labels))
+    accuracy = correct / len(labels)
+    print(f'digits through the node, {encoding}: {correct}/{len(labels)} = {accuracy:.4f}')
+    assert accuracy >= 0.95
