@@ -149,6 +149,8 @@ def make_enum(name: str, values: Dict[str, int], version: str) -> Type[Any]:
     members = {k: FakeEnumValue(name.split('.')[-1], k, v) for k, v in values.items()}
 
     class Meta(type):
+        """Refuse enum values the real enum lacks."""
+
         def __getattr__(cls, attr: str) -> Any:
             raise AttributeError(f'{name} of TensorRT {version} has no value {attr!r}')
     return Meta(name.split('.')[-1], (), dict(members, __members__=members))
@@ -173,6 +175,8 @@ class FakeHostMemory(bytes):
 
 
 class ILogger(FakeObject):
+    """Fake ``ILogger`` (real members only)."""
+
     _subclassable = True
 
     def __init__(self) -> None:
@@ -183,6 +187,8 @@ class ILogger(FakeObject):
 
 
 class IProgressMonitor(FakeObject):
+    """Fake ``IProgressMonitor`` (real members only)."""
+
     _subclassable = True
 
     def __init__(self) -> None:
@@ -190,6 +196,8 @@ class IProgressMonitor(FakeObject):
 
 
 class IInt8EntropyCalibrator2(FakeObject):
+    """Fake ``IInt8EntropyCalibrator2`` (real members only)."""
+
     _subclassable = True
 
     def __init__(self) -> None:
@@ -197,6 +205,8 @@ class IInt8EntropyCalibrator2(FakeObject):
 
 
 class ITensor(FakeObject):
+    """Fake ``ITensor`` (real members only)."""
+
     def __init__(self, name: str, shape: Tuple[int, ...]) -> None:
         self._name, self._shape = name, shape
 
@@ -210,6 +220,8 @@ class ITensor(FakeObject):
 
 
 class ILayer(FakeObject):
+    """Fake ``ILayer`` (real members only)."""
+
     def __init__(self, name: str) -> None:
         self._name = name
 
@@ -219,6 +231,8 @@ class ILayer(FakeObject):
 
 
 class INetworkDefinition(FakeObject):
+    """Fake ``INetworkDefinition`` (real members only)."""
+
     def __init__(self, flags: int) -> None:
         self._flags = flags
         self._inputs: List[Any] = []
@@ -249,6 +263,8 @@ class INetworkDefinition(FakeObject):
 
 
 class OnnxParser(FakeObject):
+    """Fake ``OnnxParser`` (real members only)."""
+
     def __init__(self, network: Any, logger: Any) -> None:
         _expect(logger, self._trt.ILogger, 'logger')
         self._network = network
@@ -282,6 +298,8 @@ class OnnxParser(FakeObject):
 
 
 class IOptimizationProfile(FakeObject):
+    """Fake ``IOptimizationProfile`` (real members only)."""
+
     def __init__(self) -> None:
         self._shapes: Dict[str, Tuple[Tuple[int, ...], ...]] = {}
 
@@ -291,6 +309,8 @@ class IOptimizationProfile(FakeObject):
 
 
 class ITimingCache(FakeObject):
+    """Fake ``ITimingCache`` (real members only)."""
+
     def __init__(self, data: bytes) -> None:
         self._data = bytes(data)
 
@@ -299,6 +319,8 @@ class ITimingCache(FakeObject):
 
 
 class IBuilderConfig(FakeObject):
+    """Fake ``IBuilderConfig`` (real members only)."""
+
     def __init__(self) -> None:
         trt = self._trt
         self.DLA_core = -1
@@ -356,6 +378,8 @@ class IBuilderConfig(FakeObject):
 
 
 class Builder(FakeObject):
+    """Fake ``Builder`` (real members only)."""
+
     def __init__(self, logger: Any) -> None:
         _expect(logger, self._trt.ILogger, 'logger')
         self._logger = logger
@@ -465,6 +489,8 @@ class Builder(FakeObject):
 
 
 class Runtime(FakeObject):
+    """Fake ``Runtime`` (real members only)."""
+
     def __init__(self, logger: Any) -> None:
         _expect(logger, self._trt.ILogger, 'logger')
         self._logger = logger
@@ -495,6 +521,8 @@ class Runtime(FakeObject):
 
 
 class ICudaEngine(FakeObject):
+    """Fake ``ICudaEngine`` (real members only)."""
+
     def __init__(self, plan: Dict[str, Any], runtime_dla_core: int) -> None:
         self._plan = plan
         self._runtime_dla_core = runtime_dla_core
@@ -534,6 +562,8 @@ class ICudaEngine(FakeObject):
 
 
 class IExecutionContext(FakeObject):
+    """Fake ``IExecutionContext`` (real members only)."""
+
     def __init__(self, engine: Any) -> None:
         self._engine = engine
         self._addresses: Dict[str, int] = {}
@@ -584,6 +614,8 @@ class IExecutionContext(FakeObject):
 
 
 class EngineInspector(FakeObject):
+    """Fake ``EngineInspector`` (real members only)."""
+
     def __init__(self, engine: Any) -> None:
         self._engine = engine
 

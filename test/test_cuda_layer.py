@@ -14,8 +14,10 @@
 
 
 """
-The CUDA layer: resource ownership and error translation everywhere; buffer round
-trips, event timing and memory stability over 10 000 iterations on a GPU
+Test the CUDA layer: ownership and errors everywhere, the rest on a GPU.
+
+Resource ownership and error translation run everywhere; buffer round trips,
+event timing and memory stability over 10 000 iterations need a GPU
 (``@pytest.mark.gpu``, skipped with the reason where there is none).
 """
 
@@ -54,6 +56,8 @@ def test_unknown_binding_is_refused() -> None:
 
 
 class FakeError:
+    """A cudaError_t stand-in: equal by code."""
+
     def __init__(self, code: int) -> None:
         self.code = code
 
@@ -66,7 +70,7 @@ class FakeError:
 
 @pytest.fixture
 def fake_runtime(monkeypatch: Any) -> Iterator[Any]:
-    """A stand-in for ``cuda.bindings.runtime`` with the error helpers cuda_call uses."""
+    """Stand in for ``cuda.bindings.runtime`` with the error helpers cuda_call uses."""
     success = FakeError(0)
     runtime = types.SimpleNamespace(
         cudaError_t=types.SimpleNamespace(cudaSuccess=success),

@@ -246,8 +246,8 @@ def test_int8_calibrator_is_fed_the_batches_and_keeps_a_cache(fake: Any, model: 
                                                               tmp_path: Any) -> None:
     trt, world = fake
     folder = calibration_folder(tmp_path, 5)
-    options = dict(precision='int8', calibration_dir=folder, batch_size=1,
-                   _backend_kwargs={'calibration_source': counting_source})
+    options = {'precision': 'int8', 'calibration_dir': folder, 'batch_size': 1,
+               '_backend_kwargs': {'calibration_source': counting_source}}
     with make_backend(fake, model, tmp_path, **dict(options)) as backend:
         assert dict(backend.describe().details)['precision'] == 'int8'
     assert [b[0, 0, 0, 0] for b in world.calibration_batches] == [0.0, 1.0, 2.0]

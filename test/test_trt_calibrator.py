@@ -44,7 +44,7 @@ def write_images(folder: str, count: int) -> List[str]:
 
 
 def mean_per_channel(image: np.ndarray) -> np.ndarray:
-    """A stand-in for the node's preprocessing: BGR HWC uint8 -> RGB CHW float32 (3, 2, 2)."""
+    """Stand in for the node's preprocessing: BGR HWC uint8 -> RGB CHW float32 (3, 2, 2)."""
     rgb = image[:, :, ::-1].astype(np.float32)
     return np.broadcast_to(rgb.mean(axis=(0, 1))[:, None, None], (3, 2, 2)).copy()
 

@@ -38,8 +38,8 @@ def test_fake_classes_only_have_real_members(version: str) -> None:
         assert public <= set(classes[impl.__name__]['members']), impl.__name__
     for name, entry in classes.items():
         if 'enum' in entry and '.' not in name:
-            assert dict((k, int(v)) for k, v in getattr(trt, name).__members__.items()) == \
-                entry['enum']
+            members = getattr(trt, name).__members__.items()
+            assert {k: int(v) for k, v in members} == entry['enum']
 
 
 def test_every_fake_member_exists_in_some_real_version() -> None:

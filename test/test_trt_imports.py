@@ -32,7 +32,7 @@ MODULES = [
 ]
 
 #: makes these imports fail in the child process, as on a machine without them
-BLOCKER = '''
+BLOCKER = """
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -40,7 +40,7 @@ class Block(importlib.abc.MetaPathFinder):
                                   'onnxruntime', 'rclpy'):
             raise ImportError(f'{name} blocked')
 sys.meta_path.insert(0, Block())
-'''
+"""
 
 
 @pytest.mark.parametrize('module', MODULES)
@@ -54,7 +54,7 @@ def test_module_imports_without_native_dependencies(module: str) -> None:
 
 
 def test_asking_for_the_backend_without_tensorrt_is_one_clear_error() -> None:
-    code = BLOCKER + '''
+    code = BLOCKER + """
 from dla_infer_ros.backends import available_backends, BackendOptions, create_backend
 from dla_infer_ros.errors import DlaInferError
 assert 'tensorrt' not in available_backends()
@@ -63,7 +63,7 @@ try:
     backend.activate()
 except DlaInferError as e:
     print(e)
-'''
+"""
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

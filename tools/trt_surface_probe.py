@@ -195,6 +195,8 @@ def exercise() -> Dict[str, Any]:
     records: List[str] = []
 
     class Collect(logging.Handler):
+        """Keep every log record as text."""
+
         def emit(self, record: logging.LogRecord) -> None:
             records.append(f'{record.levelname}:{record.getMessage()}')
     log = logging.getLogger('probe')
@@ -247,6 +249,8 @@ def _activate_backend() -> str:
     from dla_infer_ros.errors import DlaInferError
 
     class NoCuda:
+        """NoCuda."""
+
         name = 'none'
 
         def compute_capability(self) -> Any:
