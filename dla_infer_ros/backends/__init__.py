@@ -34,6 +34,7 @@ __all__ = ['Backend', 'BackendOptions', 'DeviceReport', 'LayerPlacement', 'Tenso
 BACKENDS: Dict[str, Tuple[str, str, str]] = {
     'onnxruntime': ('dla_infer_ros.backends.onnxruntime_backend', 'OnnxRuntimeBackend',
                     'onnxruntime'),
+    'tensorrt': ('dla_infer_ros.backends.tensorrt', 'TensorRtBackend', 'tensorrt'),
 }
 
 #: The order in which ``auto`` tries the backends.
