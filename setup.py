@@ -43,6 +43,7 @@ setup(
             'classify_image = dla_infer_ros.cli.classify_image:main',
             'dla_check = dla_infer_ros.cli.dla_check:main',
             'dla_zoo = dla_infer_ros.cli.dla_zoo:main',
+            'trt_engine_info = dla_infer_ros.cli.trt_engine_info:main',
         ],
     },
 )

@@ -22,12 +22,12 @@ clock. The ROS node and the command-line tools only translate to and from it.
 
 import time
 from types import TracebackType
-from typing import Dict, List, Optional, Sequence, Type
+from typing import Any, Dict, List, Optional, Sequence, Type
 
 import numpy as np
 
 from dla_infer_ros.backends import (Backend, BackendOptions, create_backend, DeviceReport,
-                                    TensorSpec)
+                                    resolve_backend_name, TensorSpec)
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import load_labels, ModelContract
 from dla_infer_ros.postprocessing import Postprocessor, Result
@@ -56,11 +56,22 @@ class Classifier:
         Postprocessor.validate(top_k, score_threshold)
         self.top_k = top_k
         self.score_threshold = score_threshold
-        self.backend: Backend = create_backend(backend, contract.model_path, self.options)
         self.preprocessor = Preprocessor(contract.input_contract, self.options.batch_size)
+        extra: Dict[str, Any] = {}
+        if resolve_backend_name(backend) == 'tensorrt':
+            # INT8 calibration reads images through this model's own preprocessing.
+            extra['calibration_preprocess'] = self._calibration_sample
+        self.backend: Backend = create_backend(backend, contract.model_path, self.options,
+                                               **extra)
         self.postprocessor: Optional[Postprocessor] = None
         #: Milliseconds spent in each stage by the last :meth:`classify` call.
         self.last_timings: Dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    def _calibration_sample(self, bgr: np.ndarray) -> np.ndarray:
+        sampler = Preprocessor(self.contract.input_contract, 1)
+        sampler.process(bgr, 'BGR')
+        sample: np.ndarray = sampler.tensor[0]
+        return sample
 
     @property
     def batch_size(self) -> int:
@@ -128,6 +139,8 @@ class Classifier:
         self.last_timings['preprocess'] = (t1 - t0) / 1e6
         self.last_timings['inference'] = (t2 - t1) / 1e6
         self.last_timings['postprocess'] = (t3 - t2) / 1e6
+        for key, value in self.backend.last_timings().items():  # h2d_ms -> h2d
+            self.last_timings[key[:-3] if key.endswith('_ms') else key] = value
         return results
 
     def _output_spec(self) -> TensorSpec:

@@ -103,3 +103,31 @@ def test_cli_errors_are_clear(tiny_model: str, tmp_path: object,
     assert classify_image.run([missing, '--model', tiny_model, '--dla-core', '0',
                                '--no-gpu-fallback']) == 2
     assert 'DLA core 0 requested' in capsys.readouterr().err
+
+
+def test_tensorrt_backend_gets_the_models_own_calibration_preprocessing(
+        tiny_model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dla_infer_ros import classifier as classifier_module
+    seen = {}
+
+    def fake_create(name: str, path: str, options: BackendOptions, **kwargs: object) -> object:
+        seen.update(name=name, kwargs=kwargs)
+        return object()
+    monkeypatch.setattr(classifier_module, 'resolve_backend_name', lambda name: 'tensorrt')
+    monkeypatch.setattr(classifier_module, 'create_backend', fake_create)
+    classifier = Classifier(resolve_model(tiny_model), 'tensorrt')
+    preprocess = seen['kwargs']['calibration_preprocess']  # type: ignore[index]
+    bgr = np.zeros((20, 30, 3), dtype=np.uint8)
+    bgr[..., 0] = 255  # blue in BGR
+    sample = preprocess(bgr)
+    assert sample.shape == (3, 8, 8) and sample.dtype == np.float32
+    assert np.allclose(sample[2], 1.0) and np.allclose(sample[:2], 0.0)
+    assert classifier.backend is not None
+
+
+def test_backend_stage_timings_join_the_classifier_timings(tiny_model: str) -> None:
+    with Classifier(resolve_model(tiny_model), 'onnxruntime') as classifier:
+        classifier.backend.last_timings = lambda: {'h2d_ms': 0.5, 'compute_ms': 2.0}
+        classifier.classify([_colour((0, 0, 255))], 'RGB')
+        assert classifier.last_timings['h2d'] == 0.5
+        assert classifier.last_timings['compute'] == 2.0

@@ -20,7 +20,7 @@ so this package imports on machines without TensorRT or ONNX Runtime.
 """
 
 import importlib
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from dla_infer_ros._optional import is_available
 from dla_infer_ros.backends.base import (Backend, BackendOptions, DeviceReport, LayerPlacement,
@@ -34,6 +34,7 @@ __all__ = ['Backend', 'BackendOptions', 'DeviceReport', 'LayerPlacement', 'Tenso
 BACKENDS: Dict[str, Tuple[str, str, str]] = {
     'onnxruntime': ('dla_infer_ros.backends.onnxruntime_backend', 'OnnxRuntimeBackend',
                     'onnxruntime'),
+    'tensorrt': ('dla_infer_ros.backends.tensorrt', 'TensorRtBackend', 'tensorrt'),
 }
 
 #: The order in which ``auto`` tries the backends.
@@ -66,14 +67,16 @@ def resolve_backend_name(name: str) -> str:
     return name
 
 
-def create_backend(name: str, model_path: str,
-                   options: Optional[BackendOptions] = None) -> Backend:
+def create_backend(name: str, model_path: str, options: Optional[BackendOptions] = None,
+                   **backend_kwargs: Any) -> Backend:
     """
     Construct (not activate) a backend by name.
 
     :param name: ``auto``, ``onnxruntime`` or ``tensorrt``.
     :param model_path: the model file.
     :param options: requested device, precision, batch.
+    :param backend_kwargs: extra keyword arguments of that backend class (for example
+        ``calibration_preprocess`` of the TensorRT backend).
     :return: the backend, inactive.
     :raises DlaInferError: for an unknown or unavailable backend.
     """
@@ -81,5 +84,5 @@ def create_backend(name: str, model_path: str,
     module_name, class_name, _ = BACKENDS[resolved]
     module = importlib.import_module(module_name)
     backend_class = getattr(module, class_name)
-    backend: Backend = backend_class(model_path, options or BackendOptions())
+    backend: Backend = backend_class(model_path, options or BackendOptions(), **backend_kwargs)
     return backend

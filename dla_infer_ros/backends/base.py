@@ -205,6 +205,14 @@ class Backend(abc.ABC):
         self._check_feed(feed)
         return self._infer_impl(feed)
 
+    def last_timings(self) -> Dict[str, float]:
+        """
+        Give device-side stage times of the last :meth:`infer`, where the backend measures them.
+
+        :return: e.g. ``{'h2d_ms': 0.1, 'compute_ms': 2.0, 'd2h_ms': 0.01}``; empty by default.
+        """
+        return {}
+
     @abc.abstractmethod
     def describe(self) -> DeviceReport:
         """:return: the requested and the effective device, and the layer placement."""

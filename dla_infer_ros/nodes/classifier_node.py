@@ -51,7 +51,8 @@ from dla_infer_ros.model_contract import resolve_model
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
 from dla_infer_ros.stats import PipelineStats
 
-STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_to_end')
+STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_to_end',
+          'h2d', 'compute', 'd2h')
 #: Encodings whose raw view the preprocessor reads as is, and their channel order.
 NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY'}
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
