@@ -19,12 +19,23 @@ import os
 import subprocess
 import sys
 import textwrap
+from typing import List
+
+import pytest
+
+from ros_harness import ros_available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BLOCKER = textwrap.dedent("""
     import importlib.abc, pkgutil, sys
     BLOCKED = ('tensorrt', 'tensorrt_bindings', 'cuda', 'pycuda', 'onnxruntime')
+    ROS = ('rclpy', 'rcl_interfaces', 'std_msgs', 'sensor_msgs', 'diagnostic_msgs',
+           'vision_msgs', 'launch', 'launch_ros')
+    # The ROS room: modules allowed to need ROS. Everything else must import without it.
+    ROS_ROOM = ('dla_infer_ros.nodes.', 'dla_infer_ros.cli.multi_accel')
+    if sys.argv[1] == 'without-ros':
+        BLOCKED += ROS
 
     class Blocker(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -37,6 +48,8 @@ BLOCKER = textwrap.dedent("""
     names = ['dla_infer_ros'] + [m.name for m in pkgutil.walk_packages(
         dla_infer_ros.__path__, 'dla_infer_ros.')]
     for name in names:
+        if sys.argv[1] == 'without-ros' and name.startswith(ROS_ROOM):
+            continue
         __import__(name)
     leaked = sorted(n for n in sys.modules if n.split('.')[0] in BLOCKED)
     assert not leaked, leaked
@@ -54,11 +67,25 @@ BLOCKER = textwrap.dedent("""
 """)
 
 
-def test_every_module_imports_without_native_runtimes() -> None:
+def _import_all(mode: str) -> List[str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
-    proc = subprocess.run([sys.executable, '-c', BLOCKER], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, '-c', BLOCKER, mode], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    imported = proc.stdout.split()
+    return proc.stdout.split()
+
+
+def test_pure_modules_import_without_ros_or_native_runtimes() -> None:
+    imported = _import_all('without-ros')
     assert 'dla_infer_ros.backends.onnxruntime_backend' in imported
+    assert 'dla_infer_ros.backends.tensorrt.backend' in imported
     assert 'dla_infer_ros.cli.classify_image' in imported
+
+
+@pytest.mark.ros
+@pytest.mark.skipif(not ros_available(), reason='rclpy and the message packages are not '
+                    'importable; run the tests through tools/run_tests.sh')
+def test_every_module_imports_without_native_runtimes() -> None:
+    imported = _import_all('with-ros')
+    assert 'dla_infer_ros.nodes.classifier_node' in imported
+    assert 'dla_infer_ros.cli.multi_accel' in imported
