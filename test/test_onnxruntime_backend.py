@@ -135,6 +135,7 @@ def test_unknown_backend_name() -> None:
     ({'dla_core': -2}, 'dla_core=-2'), ({'precision': 'fp8'}, "precision='fp8'"),
     ({'batch_size': 0}, 'batch_size=0'), ({'cpu_threads': -1}, 'cpu_threads=-1'),
     ({'cuda_binding': 'numba'}, "cuda_binding='numba'"),
+    ({'dla_sram_mb': 3}, 'dla_sram_mb=3'), ({'workspace_mb': 8}, 'workspace_mb=8'),
 ])
 def test_backend_options_validated(kwargs: dict, match: str) -> None:
     with pytest.raises(DlaInferError, match=match):

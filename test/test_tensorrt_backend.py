@@ -172,6 +172,20 @@ def test_dla_pools_are_set_only_for_dla(fake: Any, model: str, tmp_path: Any) ->
         trt.MemoryPoolType.DLA_GLOBAL_DRAM: 64 * MIB}
 
 
+def test_dla_sram_option_sets_the_pool_and_keys_the_cache(
+        fake: Any, model: str, tmp_path: Any) -> None:
+    trt, world = fake
+    with make_backend(fake, model, tmp_path, dla_core=0, dla_sram_mb=2):
+        pass
+    assert world.configs[0]._pools[trt.MemoryPoolType.DLA_MANAGED_SRAM] == 2 * MIB
+    with make_backend(fake, model, tmp_path, dla_core=0, dla_sram_mb=2):
+        pass
+    assert world.builds == 1  # same pools: the cached engine is loaded
+    with make_backend(fake, model, tmp_path, dla_core=0, dla_sram_mb=4):
+        pass
+    assert world.builds == 2  # another SRAM size is another engine
+
+
 def test_dla_without_fallback_refuses_layers_it_cannot_run(fake: Any, model: str,
                                                            tmp_path: Any) -> None:
     _, world = fake

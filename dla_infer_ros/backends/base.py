@@ -70,6 +70,7 @@ class BackendOptions:
     force_rebuild: bool = False
     calibration_dir: str = ''
     workspace_mb: int = 1024
+    dla_sram_mb: int = 0
     cuda_binding: str = 'cuda-python'
 
     def __post_init__(self) -> None:
@@ -85,6 +86,11 @@ class BackendOptions:
         if self.cpu_threads < 0:
             raise DlaInferError(f'cpu_threads={self.cpu_threads} requested; '
                                 'use 0 for the runtime default or a positive count')
+        if not 16 <= self.workspace_mb <= 65536:
+            raise DlaInferError(f'workspace_mb={self.workspace_mb} requested; allowed 16..65536')
+        if self.dla_sram_mb < 0 or self.dla_sram_mb & (self.dla_sram_mb - 1):
+            raise DlaInferError(f'dla_sram_mb={self.dla_sram_mb} requested; use 0 for the '
+                                "TensorRT default or a power of two (Orin's DLA has 1 MiB a core)")
         if self.device_id < 0:
             raise DlaInferError(f'device_id={self.device_id} requested; must be >= 0')
         if self.cuda_binding not in ('cuda-python', 'pycuda'):

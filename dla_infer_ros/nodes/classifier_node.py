@@ -76,6 +76,9 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'device_id': (0, 'CUDA device index', True, (0, 15)),
     'engine_cache_dir': ('', 'TensorRT engine cache folder; empty: ~/.cache/dla_infer_ros',
                          True, None),
+    'workspace_mb': (1024, 'TensorRT builder workspace in MiB', True, (16, 65536)),
+    'dla_sram_mb': (0, 'DLA managed SRAM pool in MiB for DLA builds, a power of two; 0: the '
+                    'TensorRT default (1 MiB)', True, (0, 64)),
     'force_rebuild': (False, 'ignore cached engines and build again', True, None),
     'calibration_dir': ('', 'folder of images for INT8 calibration', True, None),
     'cuda_binding': ('cuda-python', 'cuda-python | pycuda (TensorRT backend)', True, None),
@@ -166,6 +169,7 @@ class ClassifierNode(Node):
             device_id=self._param('device_id'), cpu_threads=self._param('cpu_threads'),
             engine_cache_dir=self._param('engine_cache_dir'),
             force_rebuild=self._param('force_rebuild'),
+            workspace_mb=self._param('workspace_mb'), dla_sram_mb=self._param('dla_sram_mb'),
             calibration_dir=self._param('calibration_dir'),
             cuda_binding=self._param('cuda_binding'))
         classifier = Classifier(contract, self._param('backend'), options,

@@ -109,7 +109,7 @@ class TensorRtBackend(Backend):
     def __init__(self, model_path: str, options: Optional[BackendOptions] = None, *,
                  calibration_preprocess: Optional[Preprocess] = None,
                  calibration_source: Optional[BatchSource] = None,
-                 dla_pools: DlaMemoryPools = DlaMemoryPools(),
+                 dla_pools: Optional[DlaMemoryPools] = None,
                  tensorrt_module: Optional[ModuleType] = None,
                  cuda_factory: CudaFactory = create_cuda_api,
                  log: Optional[logging.Logger] = None) -> None:
@@ -122,7 +122,8 @@ class TensorRtBackend(Backend):
         :param calibration_preprocess: BGR uint8 image -> float32 input sample;
             reads ``calibration_dir`` images for INT8.
         :param calibration_source: a ready batch source instead (wins over the former).
-        :param dla_pools: DLA memory pool limits for DLA builds.
+        :param dla_pools: DLA memory pool limits for DLA builds (default: the managed
+            SRAM of ``options.dla_sram_mb``, TensorRT's defaults for the rest).
         :param tensorrt_module: the ``tensorrt`` module to use (default: import it).
         :param cuda_factory: creates the CUDA layer from (binding, device id).
         :param log: where build, cache and fallback messages go.
@@ -133,7 +134,8 @@ class TensorRtBackend(Backend):
         if calibration_source is None and calibration_preprocess is not None:
             self._calibration_source = FolderBatchSource(
                 self.options.calibration_dir, calibration_preprocess, log=self._log)
-        self._dla_pools = dla_pools
+        self._dla_pools = dla_pools or DlaMemoryPools(
+            managed_sram=self.options.dla_sram_mb * _MIB)
         self._trt_module = tensorrt_module
         self._cuda_factory = cuda_factory
         self._state: Optional[_Active] = None
@@ -249,6 +251,7 @@ class TensorRtBackend(Backend):
             'precision': precision.label, 'batch': options.batch_size,
             'gpu_fallback': options.allow_gpu_fallback if device.on_dla else 'n/a',
             'calibration': calibration.identity if calibration else 'none',
+            'dla_pools': dataclasses.astuple(self._dla_pools) if device.on_dla else 'n/a',
         })
         stem = (f'{os.path.splitext(os.path.basename(self.model_path))[0]}.{device.label}.'
                 f'{precision.label}.b{options.batch_size}')
