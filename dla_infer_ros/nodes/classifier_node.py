@@ -30,10 +30,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
-import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.time import Time
@@ -49,6 +46,7 @@ from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import compressed_to_array, image_to_array, to_model_order
 from dla_infer_ros.model_contract import resolve_model
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
+from dla_infer_ros.nodes.spin import spin_node
 from dla_infer_ros.stats import PipelineStats
 
 STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_to_end',
@@ -371,20 +369,7 @@ class ClassifierNode(Node):
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run one classifier node until shutdown."""
-    rclpy.init(args=args)
-    node: Optional[ClassifierNode] = None
-    try:
-        node = ClassifierNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except DlaInferError as e:
-        get_logger('classifier').fatal(f'cannot start: {e}')
-        raise SystemExit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(ClassifierNode, 'classifier', args)
 
 
 if __name__ == '__main__':

@@ -30,10 +30,7 @@ from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -42,6 +39,7 @@ from vision_msgs.msg import Classification
 
 from dla_infer_ros.dispatch import Dispatcher
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
 
@@ -220,20 +218,7 @@ def _ms(seconds: Optional[float]) -> Optional[float]:
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run the dispatcher until shutdown."""
-    rclpy.init(args=args)
-    node: Optional[DispatcherNode] = None
-    try:
-        node = DispatcherNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except DlaInferError as e:
-        get_logger('dispatcher').fatal(f'cannot start: {e}')
-        raise SystemExit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(DispatcherNode, 'dispatcher', args)
 
 
 if __name__ == '__main__':

@@ -25,9 +25,6 @@ messages once, at start; each tick only stamps and publishes one.
 from typing import Any, Dict, List, Optional, Tuple
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -35,6 +32,7 @@ from sensor_msgs.msg import Image
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.frame_source import ENCODINGS, FrameSource
 from dla_infer_ros.image_conversion import array_to_image_fields
+from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('reliable', 'best_effort')
 
@@ -128,20 +126,7 @@ class ImageSourceNode(Node):
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run the image source until shutdown."""
-    rclpy.init(args=args)
-    node: Optional[ImageSourceNode] = None
-    try:
-        node = ImageSourceNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except DlaInferError as e:
-        get_logger('image_source').fatal(f'cannot start: {e}')
-        raise SystemExit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(ImageSourceNode, 'image_source', args)
 
 
 if __name__ == '__main__':
