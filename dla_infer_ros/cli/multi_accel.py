@@ -258,6 +258,12 @@ def run(argv: Optional[List[str]] = None) -> int:
 def _tear_down(executor: Optional[MultiThreadedExecutor],
                nodes: Sequence[Tuple[NodeSpec, Node]], context: Context) -> None:
     if executor is not None:
+        # rclpy's Executor.shutdown() destroys its guard condition without waiting for the
+        # callbacks still running in the thread pool, which then fail on it ("exception was
+        # never retrieved" at exit). Joining the pool first lets them finish cleanly.
+        pool = getattr(executor, '_executor', None)
+        if pool is not None:
+            pool.shutdown(wait=True)
         executor.shutdown()
     for _, node in reversed(nodes):
         node.destroy_node()
