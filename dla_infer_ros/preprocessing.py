@@ -20,7 +20,7 @@ included) and every intermediate buffer, made once; :meth:`Preprocessor.process`
 writes one image into one batch slot without allocating.
 """
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -86,6 +86,7 @@ class Preprocessor:
         c, h, w = contract.channels, contract.height, contract.width
         shape = (batch_size, c, h, w) if contract.layout == 'NCHW' else (batch_size, h, w, c)
         self.tensor = np.zeros(shape, dtype=np.dtype(contract.dtype))
+        self._own_tensor = self.tensor
         self._resized = np.zeros((h, w, 3), dtype=np.uint8)
         self._ordered = np.zeros((h, w, c), dtype=np.uint8)
         self._work = np.zeros((h, w), dtype=np.float32)
@@ -93,6 +94,24 @@ class Preprocessor:
         self._gain = (np.float32(contract.scale) / std).astype(np.float32)
         self._offset = (-np.asarray(contract.mean, dtype=np.float32) / std).astype(np.float32)
         self._letterbox_for: Tuple[int, int] = (-1, -1)
+
+    def write_into(self, tensor: Optional[np.ndarray]) -> None:
+        """
+        Make ``tensor`` the output, e.g. a backend's pinned input buffer.
+
+        :param tensor: array of exactly the shape and dtype of :attr:`tensor`, or
+            None to go back to the preprocessor's own buffer.
+        :raises DlaInferError: when it does not fit.
+        """
+        if tensor is None:
+            self.tensor = self._own_tensor
+            return
+        if tensor.shape != self.tensor.shape or tensor.dtype != self.tensor.dtype:
+            raise DlaInferError(f'buffer {tensor.dtype.name}{list(tensor.shape)} cannot hold the '
+                                f'input {self.tensor.dtype.name}{list(self.tensor.shape)}')
+        if not tensor.flags.writeable:
+            raise DlaInferError('the buffer to preprocess into is read-only')
+        self.tensor = tensor
 
     def process(self, image: np.ndarray, order: str, slot: int = 0) -> None:
         """

@@ -131,3 +131,14 @@ def test_backend_stage_timings_join_the_classifier_timings(tiny_model: str) -> N
         classifier.classify([_colour((0, 0, 255))], 'RGB')
         assert classifier.last_timings['h2d'] == 0.5
         assert classifier.last_timings['compute'] == 2.0
+
+
+def test_preprocesses_straight_into_offered_backend_memory(tiny_model: str) -> None:
+    classifier = Classifier(resolve_model(tiny_model), 'onnxruntime', top_k=1)
+    offered = np.zeros((1, 3, 8, 8), dtype=np.float32)
+    classifier.backend.input_buffers = lambda: {'input': offered}  # type: ignore[method-assign]
+    with classifier:
+        assert classifier.preprocessor.tensor is offered
+        [results] = classifier.classify([_colour((0, 255, 0))], 'RGB')
+        assert results[0][1] == 'green' and np.allclose(offered[0, 1], 1.0)
+    assert classifier.preprocessor.tensor is not offered  # own buffer again once inactive

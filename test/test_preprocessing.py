@@ -102,3 +102,16 @@ def test_bad_images_rejected(image: np.ndarray, order: str, match: str) -> None:
 def test_bad_slot_rejected() -> None:
     with pytest.raises(DlaInferError, match='slot=1'):
         Preprocessor(BASE).process(np.zeros((4, 4, 3), dtype=np.uint8), 'RGB', slot=1)
+
+
+def test_writes_into_a_given_buffer_and_back() -> None:
+    pre = Preprocessor(BASE)
+    own = pre.tensor
+    pinned = np.full(own.shape, -1.0, dtype=own.dtype)
+    pre.write_into(pinned)
+    pre.process(np.full((4, 4, 3), 9, dtype=np.uint8), 'RGB')
+    assert pre.tensor is pinned and (pinned == 9).all() and (own == 0).all()
+    pre.write_into(None)
+    assert pre.tensor is own
+    with pytest.raises(DlaInferError, match=r'cannot hold the input float32\[1, 3, 4, 4\]'):
+        pre.write_into(np.zeros((1, 3, 4, 5), dtype=np.float32))

@@ -100,6 +100,20 @@ def test_gpu_build_runs_and_reports(fake: Any, model: str, tmp_path: Any) -> Non
     assert world.events[-1] == ('deserialize', -1)
 
 
+def test_input_written_in_place_into_the_pinned_buffer(fake: Any, model: str,
+                                                       tmp_path: Any) -> None:
+    _, world = fake
+    with make_backend(fake, model, tmp_path) as backend:
+        spec = backend.inputs[0]
+        pinned = backend.input_buffers()[spec.name]
+        assert pinned.shape == spec.shape and pinned.dtype == spec.dtype
+        data = np.random.default_rng(5).standard_normal(spec.shape).astype(np.float32)
+        pinned[...] = data  # as the preprocessor does
+        logits = backend.infer({spec.name: pinned})['logits']
+        np.testing.assert_allclose(logits, expected_logits(data, 3), rtol=1e-5)
+    assert backend.input_buffers() == {}
+
+
 def test_network_flags_and_progress_follow_the_version(fake: Any, model: str,
                                                        tmp_path: Any) -> None:
     trt, world = fake

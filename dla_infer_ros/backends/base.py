@@ -211,6 +211,19 @@ class Backend(abc.ABC):
         self._check_feed(feed)
         return self._infer_impl(feed)
 
+    def input_buffers(self) -> Dict[str, np.ndarray]:
+        """
+        Offer the backend's own input memory for the caller to write into.
+
+        A caller that fills these arrays in place and passes them back in the
+        feed saves one copy per frame (the TensorRT backend's pinned host
+        buffers, which the GPU copies from directly).
+
+        :return: one writable array per input name, valid while active; empty
+            when the backend has none to offer.
+        """
+        return {}
+
     def last_timings(self) -> Dict[str, float]:
         """
         Give device-side stage times of the last :meth:`infer`, where the backend measures them.

@@ -155,6 +155,13 @@ class TensorRtBackend(Backend):
         """:return: the engine outputs, known once active."""
         return self._outputs
 
+    def input_buffers(self) -> Dict[str, np.ndarray]:
+        """:return: the pinned host buffer of each input (see :meth:`Backend.input_buffers`)."""
+        state = self._state
+        if state is None:
+            return {}
+        return {binding.tensor.name: binding.host.array for binding in state.inputs}
+
     def describe(self) -> DeviceReport:
         """:return: requested and effective device, precision, engine origin, placement."""
         return self._report
@@ -351,7 +358,9 @@ class TensorRtBackend(Backend):
             start, after_h2d, after_compute, end = state.events
             cuda.bind_thread()
             for binding in state.inputs:
-                np.copyto(binding.host.array, feed[binding.tensor.name])
+                source = feed[binding.tensor.name]
+                if source is not binding.host.array:  # already there when written in place
+                    np.copyto(binding.host.array, source)
             cuda.record(start, stream)
             for binding in state.inputs:
                 cuda.copy_htod_async(binding.device, binding.host, stream)
