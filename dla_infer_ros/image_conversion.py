@@ -392,9 +392,13 @@ def _copy_high_byte(pixels: np.ndarray, target: np.ndarray) -> None:
     """Write ``pixels >> 8`` (16-bit, any byte order) into ``target``, broadcasting gray."""
     try:
         # The high byte of each sample, read in place: no arithmetic, no temporary.
-        raw = pixels.view(np.uint8)
+        raw: Optional[np.ndarray] = pixels.view(np.uint8)
     except ValueError:
-        # A layout whose last axis is not contiguous: let the ufunc do it.
+        raw = None
+    if raw is None or raw.shape != pixels.shape[:-1] + (2 * pixels.shape[-1],):
+        # A layout whose last axis is not contiguous (numpy before 1.23, as in Ubuntu
+        # 22.04, splits the first axis of a Fortran-ordered array instead of raising):
+        # let the ufunc do it.
         np.right_shift(pixels, 8, out=target, casting='unsafe')
         return
     high = 0 if _is_big_endian(pixels.dtype) else 1

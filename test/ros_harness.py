@@ -16,8 +16,8 @@
 """
 Helpers for tests over real rclpy and DDS: node processes and a test peer.
 
-Discovery stays on loopback (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``) with
-a domain id of its own per test process.
+Discovery stays on loopback (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``, and
+``ROS_LOCALHOST_ONLY=1`` under Humble) with a domain id of its own per test process.
 """
 
 import os
@@ -30,13 +30,22 @@ from typing import Any, Callable, Dict, List, Optional
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def loopback_discovery() -> Dict[str, str]:
+    """:return: the environment variables that keep DDS discovery on this host."""
+    variables = {'ROS_AUTOMATIC_DISCOVERY_RANGE': 'LOCALHOST'}
+    if os.environ.get('ROS_DISTRO') == 'humble':
+        # ROS_AUTOMATIC_DISCOVERY_RANGE came with Iron; Humble only knows this switch.
+        variables['ROS_LOCALHOST_ONLY'] = '1'
+    return variables
+
+
 def configure_ros_environment() -> Dict[str, str]:
     """
     Keep DDS on loopback and pick a domain id for this test process.
 
     :return: the environment for child processes.
     """
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ.update(loopback_discovery())
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 101)))
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join([ROOT, env.get('PYTHONPATH', '')])

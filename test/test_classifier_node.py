@@ -255,6 +255,53 @@ class TestInProcess:
         assert [c.class_id for c in received[0].class_map] == [0, 1, 2, 3]
 
 
+def test_rclpy_own_subscriptions_are_kept(tiny_model: str) -> None:
+    # With use_sim_time, rclpy's Node subscribes to /clock before the classifier's code runs.
+    from rclpy.parameter import Parameter
+    from dla_infer_ros.nodes.classifier_node import ClassifierNode
+    configure_ros_environment()
+    peer = Peer()
+    overrides = [Parameter('model_path', value=tiny_model),
+                 Parameter('use_sim_time', value=True)]
+    node = ClassifierNode(context=peer.context, parameter_overrides=overrides)
+    topics = sorted(s.topic_name for s in node.subscriptions)
+    node.destroy_node()
+    peer.close()
+    assert topics == ['/clock', '/image', '/image/compressed']
+
+
+def test_best_effort_camera_replaces_both_image_subscriptions(tiny_model: str) -> None:
+    from rclpy.exceptions import InvalidHandle
+    from rclpy.parameter import Parameter
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    from dla_infer_ros.nodes.classifier_node import ClassifierNode
+    configure_ros_environment()
+    peer = Peer()
+    node = ClassifierNode(context=peer.context,
+                          parameter_overrides=[Parameter('model_path', value=tiny_model)])
+    peer.executor.add_node(node)
+    first = list(node.subscriptions)
+    best_effort = ReliabilityPolicy.BEST_EFFORT
+    peer.node.create_publisher(Image, 'image', QoSProfile(depth=1, reliability=best_effort))
+    switched = peer.spin_until(lambda: all(
+        s.qos_profile.reliability == best_effort for s in node.subscriptions), 20.0)
+    now = sorted((s.topic_name, s.qos_profile.reliability) for s in node.subscriptions)
+    destroyed = 0
+    for subscription in first:
+        try:
+            with subscription.handle:
+                pass
+        except InvalidHandle:
+            destroyed += 1
+    peer.executor.remove_node(node)
+    node.destroy_node()
+    peer.close()
+    assert switched
+    assert now == [('/image', best_effort), ('/image/compressed', best_effort)]
+    assert destroyed == len(first) == 2
+
+
 def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:
     node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'image_depth': 1000}).start()
     assert node.process is not None and node.process.wait(timeout=60) == 1

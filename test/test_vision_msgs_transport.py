@@ -43,6 +43,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from vision_msgs.msg import Classification, LabelInfo
 
+from ros_harness import loopback_discovery
+
 pytestmark = pytest.mark.ros
 
 TALKER = Path(__file__).with_name('vision_msgs_talker.py')
@@ -53,7 +55,8 @@ TIMEOUT_S = 30.0
 @pytest.fixture
 def ros_env(monkeypatch: pytest.MonkeyPatch) -> Dict[str, str]:
     """Keep DDS discovery on this host in one domain, shared with the talker process."""
-    monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    for name, value in loopback_discovery().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv('ROS_DOMAIN_ID',
                        os.environ.get('ROS_DOMAIN_ID') or str(random.randint(1, 101)))
     return dict(os.environ)

@@ -138,7 +138,8 @@ class ClassifierNode(Node):
         self._label_pub = self.create_publisher(LabelInfo, 'label_info', latched)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._reliability = ''
-        self._subscriptions: List[Any] = []
+        # Not self._subscriptions: newer rclpy (Jazzy, Kilted) keeps the node's own list there.
+        self._image_subscriptions: List[Any] = []
         wanted = self._param('image_reliability')
         self._subscribe('reliable' if wanted == 'auto' else wanted)
         self._check_image_qos()
@@ -211,25 +212,26 @@ class ClassifierNode(Node):
         wanted = self._param('image_reliability')
         if wanted != 'auto':
             return str(wanted)
-        publishers = self.get_publishers_info_by_topic(self._subscriptions[0].topic_name)
+        topic = self._image_subscriptions[0].topic_name
+        publishers = self.get_publishers_info_by_topic(topic)
         if any(p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in publishers):
             return 'best_effort'
         return 'reliable'
 
     def _subscribe(self, reliability: str) -> None:
-        for subscription in self._subscriptions:
+        for subscription in self._image_subscriptions:
             self.destroy_subscription(subscription)
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self._param('image_depth'),
                          reliability=ReliabilityPolicy.BEST_EFFORT
                          if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
-        self._subscriptions = [
+        self._image_subscriptions = [
             self.create_subscription(Image, 'image', self._on_image, qos),
             self.create_subscription(CompressedImage, 'image/compressed',
                                      self._on_compressed, qos)]
         if self._reliability:
             self.get_logger().info(f'image subscription now {reliability} to match the '
-                                   f'publishers on {self._subscriptions[0].topic_name}')
+                                   f'publishers on {self._image_subscriptions[0].topic_name}')
         self._reliability = reliability
 
     def _check_image_qos(self) -> None:
