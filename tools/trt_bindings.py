@@ -129,7 +129,9 @@ def fetch_wheel(binding: Binding, cache_dir: str = CACHE_DIR) -> str:
     :return: the directory holding ``tensorrt_bindings/``.
     :raises BindingsUnavailable: when pip cannot download it.
     """
-    target = os.path.join(cache_dir, binding.version)
+    # The module is compiled for one Python: the cache holds one copy per interpreter.
+    tag = f'cp{sys.version_info.major}{sys.version_info.minor}'
+    target = os.path.join(cache_dir, f'{binding.version}-{tag}')
     if os.path.isfile(os.path.join(target, 'tensorrt_bindings', 'tensorrt.so')):
         return target
     wheels = os.path.join(cache_dir, 'wheels')
@@ -147,7 +149,8 @@ def fetch_wheel(binding: Binding, cache_dir: str = CACHE_DIR) -> str:
                                   offline)
     name = project.replace('-', '_')
     found = [w for w in os.listdir(wheels)
-             if w.startswith(f'{name}-{binding.version}-') and w.endswith('.whl')]
+             if w.startswith(f'{name}-{binding.version}-') and f'-{tag}-' in w
+             and w.endswith('.whl')]
     if not found:
         raise BindingsUnavailable(f'no wheel for {binding.requirement} in {wheels}')
     tmp = tempfile.mkdtemp(dir=cache_dir)
