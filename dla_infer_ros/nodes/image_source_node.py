@@ -120,7 +120,11 @@ class ImageSourceNode(Node):
 
     def destroy_node(self) -> None:
         """Release the video, then destroy the node."""
-        self._source.close()
+        # Also reached when the constructor failed before the source was open: rclpy's
+        # context destroys every node it created at shutdown.
+        source: Optional[FrameSource] = getattr(self, '_source', None)
+        if source is not None:
+            source.close()
         super().destroy_node()
 
 

@@ -18,7 +18,9 @@
 from typing import Callable, List, Optional
 
 import rclpy
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
 
@@ -30,21 +32,27 @@ def spin_node(make_node: Callable[[], Node], name: str,
     """
     Initialise rclpy, make the node, spin it until shutdown, clean up.
 
-    A node that cannot start (:class:`DlaInferError`) logs one fatal line and
-    the process exits with status 1; Ctrl-C and external shutdown end quietly.
+    A node that cannot start (:class:`DlaInferError`, a parameter of the wrong
+    type or out of range, or ROS arguments rcl cannot read, such as a malformed
+    ``--params-file``) logs one fatal line and the process exits with status 1;
+    Ctrl-C and external shutdown end quietly.
 
     :param make_node: builds the node (after ``rclpy.init``).
     :param name: logger name for the start-up failure.
     :param args: command-line arguments for ``rclpy.init``.
     """
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except rclpy_implementation.RCLError as e:
+        get_logger(name).fatal(f'cannot start: {e}')
+        raise SystemExit(1)
     node: Optional[Node] = None
     try:
         node = make_node()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except DlaInferError as e:
+    except (DlaInferError, ParameterException) as e:
         get_logger(name).fatal(f'cannot start: {e}')
         raise SystemExit(1)
     finally:
