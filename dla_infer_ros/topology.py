@@ -136,7 +136,7 @@ def load_parameter_file(path: str) -> Dict[str, Dict[str, ParameterValue]]:
     """
     Read a ROS 2 parameters file into ``{section key: {parameter: value}}``.
 
-    :raises DlaInferError: when the file is missing, not YAML, or not shaped
+    :raises DlaInferError: when the file is missing, not text, not YAML, or not shaped
         as ``key: {ros__parameters: {name: value}}``.
     """
     yaml = _yaml()
@@ -145,6 +145,9 @@ def load_parameter_file(path: str) -> Dict[str, Dict[str, ParameterValue]]:
             raw = yaml.safe_load(f)
     except OSError as e:
         raise DlaInferError(f'parameters file {path!r} cannot be read: {e}') from e
+    except UnicodeDecodeError as e:
+        raise DlaInferError(f'parameters file {path!r} is not UTF-8 text (a YAML file was '
+                            f'expected): {e}') from e
     except yaml.YAMLError as e:
         raise DlaInferError(f'parameters file {path!r} is not valid YAML: {e}') from e
     if not isinstance(raw, dict) or not raw:

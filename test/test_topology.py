@@ -177,6 +177,13 @@ class TestParameterFiles:
         with pytest.raises(DlaInferError, match=re.escape(message)):
             build_topology(write(tmp_path, text))
 
+    def test_binary_file(self, tmp_path: 'os.PathLike[str]') -> None:
+        path = os.path.join(str(tmp_path), 'photo.jpg')
+        with open(path, 'wb') as f:
+            f.write(b'\xff\xd8\xff\xe0\x00\x10JFIF')
+        with pytest.raises(DlaInferError, match='is not UTF-8 text'):
+            build_topology(path)
+
     def test_missing_file(self, tmp_path: 'os.PathLike[str]') -> None:
         with pytest.raises(DlaInferError, match='cannot be read'):
             build_topology(os.path.join(str(tmp_path), 'nope.yaml'))
