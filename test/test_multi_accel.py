@@ -100,6 +100,11 @@ def test_dispatcher_spreads_frames_and_the_text_report(
     (['--rate', '5'], '--rate given without --images'),
     (['-p', 'top_k'], "--param 'top_k' given"),
     (['-p', 'top_k=many', '-p', 'backend=onnxruntime'], 'node classifier_gpu:'),
+    (['-p', 'dla_cor=1', '-p', 'backend=onnxruntime'],
+     "node classifier_gpu: no parameter 'dla_cor' (did you mean 'dla_core'?)"),
+    (['--duration', '-1'], '--duration -1.0 given; use 0 or more'),
+    (['--threads', '-3'], '--threads -3 given; use 0 or more'),
+    (['--ros-args', '--params-file', '/no/such.yaml'], 'the ROS arguments are not valid'),
 ])
 def test_errors_exit_2_with_the_reason(argv: List[str], message: str, tiny_model: str,
                                        capsys: pytest.CaptureFixture[str]) -> None:

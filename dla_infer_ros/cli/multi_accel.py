@@ -24,6 +24,7 @@ latency and the last top-1 result.
 """
 
 import argparse
+import difflib
 import importlib
 import json
 import sys
@@ -34,6 +35,7 @@ import rclpy
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.utilities import remove_ros_args
@@ -109,10 +111,12 @@ def create_node(spec: NodeSpec, context: Context) -> Node:
     Create one node of the topology in this process.
 
     :return: the node, with the spec's name, namespace, parameters and remappings.
-    :raises DlaInferError: when the node cannot start, or a parameter has the wrong type.
+    :raises DlaInferError: when the node cannot start, or a parameter has the wrong type
+        or is not one of the node's.
     """
     module_name, class_name = NODE_CLASSES[spec.executable]
-    node_class = getattr(importlib.import_module(module_name), class_name)
+    module = importlib.import_module(module_name)
+    node_class = getattr(module, class_name)
     overrides = [Parameter(name, value=value) for name, value in spec.parameters.items()]
     cli_args = ['--ros-args']
     for source, target in spec.remappings:
@@ -125,7 +129,22 @@ def create_node(spec: NodeSpec, context: Context) -> Node:
         raise DlaInferError(f'node {spec.name}: {e}') from e
     except DlaInferError as e:
         raise DlaInferError(f'node {spec.name}: {e}') from e
+    unknown = [name for name in spec.parameters if not node.has_parameter(name)]
+    if unknown:
+        # rclpy ignores overrides nobody declares: a misspelt dla_core would run on the GPU.
+        node.destroy_node()
+        known = list(module.PARAMETERS)
+        raise DlaInferError(f'node {spec.name}: {_unknown_parameters(unknown, known)}')
     return node
+
+
+def _unknown_parameters(unknown: Sequence[str], known: Sequence[str]) -> str:
+    """:return: which parameters the node does not have, with the nearest known names."""
+    described = []
+    for name in unknown:
+        guess = difflib.get_close_matches(name, known, n=1)
+        described.append(f'{name!r} (did you mean {guess[0]!r}?)' if guess else repr(name))
+    return f'no parameter {", ".join(described)}; the node has {", ".join(known)}'
 
 
 def spin_for(executor: MultiThreadedExecutor, duration: float) -> float:
@@ -223,6 +242,26 @@ def _number(value: Optional[float]) -> str:
     return '-' if value is None else f'{value:.1f}'
 
 
+def parse_command_line(argv: List[str], context: Context) -> argparse.Namespace:
+    """
+    Read the runner's options, then initialise ``context`` with the ROS arguments.
+
+    :param argv: the full argument list, program name first.
+    :return: the runner's options.
+    :raises DlaInferError: for a negative ``--duration`` or ``--threads``, or ROS
+        arguments rcl refuses (a malformed ``--params-file`` after ``--ros-args``).
+    """
+    try:
+        args = build_parser().parse_args(remove_ros_args(argv)[1:])
+        for option, value in (('--duration', args.duration), ('--threads', args.threads)):
+            if value < 0:
+                raise DlaInferError(f'{option} {value} given; use 0 or more')
+        rclpy.init(args=argv, context=context)
+    except rclpy_implementation.RCLError as e:
+        raise DlaInferError(f'the ROS arguments are not valid: {e}') from e
+    return args
+
+
 def run(argv: Optional[List[str]] = None) -> int:
     """
     Run the command.
@@ -232,9 +271,12 @@ def run(argv: Optional[List[str]] = None) -> int:
     :return: 0 after the report; 2 when the topology cannot start (message on stderr).
     """
     argv = list(sys.argv if argv is None else argv)
-    args = build_parser().parse_args(remove_ros_args(argv)[1:])
     context = Context()
-    rclpy.init(args=argv, context=context)
+    try:
+        args = parse_command_line(argv, context)
+    except DlaInferError as e:
+        print(f'multi_accel: {e}', file=sys.stderr)
+        return 2
     nodes: List[Tuple[NodeSpec, Node]] = []
     executor: Optional[MultiThreadedExecutor] = None
     try:
