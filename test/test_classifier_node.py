@@ -254,6 +254,21 @@ class TestInProcess:
         assert [c.class_name for c in received[0].class_map] == ['red', 'green', 'blue', 'other']
         assert [c.class_id for c in received[0].class_map] == [0, 1, 2, 3]
 
+    def test_label_info_follows_the_score_threshold(
+            self, node_and_peer: Tuple[Any, Peer]) -> None:
+        from rclpy.parameter import Parameter
+        from rclpy.qos import DurabilityPolicy, QoSProfile
+        from vision_msgs.msg import LabelInfo
+        node, peer = node_and_peer
+        received: List[Any] = []
+        qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        peer.node.create_subscription(LabelInfo, 'label_info', received.append, qos)
+        assert peer.spin_until(lambda: bool(received), 10.0)
+        assert received[-1].threshold == 0.0
+        assert node.set_parameters([Parameter('score_threshold', value=0.25)])[0].successful
+        assert peer.spin_until(lambda: received[-1].threshold == 0.25, 10.0)
+        assert len(received[-1].class_map) == 4
+
 
 def test_rclpy_own_subscriptions_are_kept(tiny_model: str) -> None:
     # With use_sim_time, rclpy's Node subscribes to /clock before the classifier's code runs.
@@ -307,6 +322,13 @@ def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:
     assert node.process is not None and node.process.wait(timeout=60) == 1
     log = node.stop()
     assert 'cannot start: parameter image_depth' in log and 'Traceback' not in log, log
+
+
+def test_unknown_dla_platform_is_a_clear_error(tiny_model: str) -> None:
+    node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'dla_platform': 'nano'}).start()
+    assert node.process is not None and node.process.wait(timeout=60) == 1
+    log = node.stop()
+    assert "cannot start: dla_platform='nano'; expected one of auto, xavier, orin" in log, log
 
 
 def test_refuses_missing_accelerator_without_fallback(tiny_model: str) -> None:

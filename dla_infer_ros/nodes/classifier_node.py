@@ -54,6 +54,7 @@ STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_t
 #: Encodings whose raw view the preprocessor reads as is, and their channel order.
 NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY'}
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
+DLA_PLATFORMS = ('auto', 'xavier', 'orin')
 _LOG_THROTTLE_S = 5.0
 
 # name: (default, description, read_only, range)
@@ -157,7 +158,8 @@ class ClassifierNode(Node):
 
     def _make_classifier(self) -> Classifier:
         for name, choices in (('backend', ('auto', 'tensorrt', 'onnxruntime')),
-                              ('image_reliability', RELIABILITIES)):
+                              ('image_reliability', RELIABILITIES),
+                              ('dla_platform', DLA_PLATFORMS)):
             if self._param(name) not in choices:  # read-only: checked once, here
                 raise DlaInferError(f'{name}={self._param(name)!r}; expected one of '
                                     + ', '.join(choices))
@@ -324,10 +326,13 @@ class ClassifierNode(Node):
                 top_k = int(parameter.value)
             elif parameter.name == 'score_threshold':
                 threshold = float(parameter.value)
+        changed_threshold = threshold != self._classifier.score_threshold
         try:
             self._classifier.set_limits(top_k, threshold)
         except DlaInferError as e:
             return SetParametersResult(successful=False, reason=str(e))
+        if changed_threshold:
+            self._publish_label_info()  # LabelInfo carries the threshold: keep it current
         return SetParametersResult(successful=True)
 
     def _publish_label_info(self) -> None:
