@@ -99,8 +99,15 @@ def test_cli_errors_are_clear(tiny_model: str, tmp_path: object,
                               capsys: pytest.CaptureFixture) -> None:
     missing = os.path.join(str(tmp_path), 'missing.png')
     assert classify_image.run([missing, '--model', tiny_model]) == 2
-    assert 'not a readable image file' in capsys.readouterr().err
-    assert classify_image.run([missing, '--model', tiny_model, '--dla-core', '0',
+    assert capsys.readouterr().err == f'classify_image: error: {missing}: no such file\n'
+    assert classify_image.run([str(tmp_path), '--model', tiny_model]) == 2
+    assert 'is a folder; give image files' in capsys.readouterr().err
+    not_an_image = os.path.join(str(tmp_path), 'notes.png')
+    with open(not_an_image, 'w', encoding='utf-8') as f:
+        f.write('not an image')
+    assert classify_image.run([not_an_image, '--model', tiny_model]) == 2
+    assert f'{not_an_image}: not a readable image file' in capsys.readouterr().err
+    assert classify_image.run([not_an_image, '--model', tiny_model, '--dla-core', '0',
                                '--no-gpu-fallback']) == 2
     assert 'DLA core 0 requested' in capsys.readouterr().err
 

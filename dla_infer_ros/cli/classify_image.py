@@ -16,6 +16,7 @@
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -51,6 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_paths(paths: List[str]) -> None:
+    """Refuse missing files before the model is loaded (OpenCV would only warn)."""
+    for path in paths:
+        if not os.path.isfile(path):
+            what = 'is a folder; give image files' if os.path.isdir(path) else 'no such file'
+            raise DlaInferError(f'{path}: {what}')
+
+
 def _read_image(path: str) -> np.ndarray:
     cv2 = require('cv2', 'reading image files')
     image: Optional[np.ndarray] = cv2.imread(path, cv2.IMREAD_COLOR)
@@ -68,6 +77,7 @@ def run(argv: Optional[List[str]] = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
+        _check_paths(args.images)
         contract = resolve_model(args.model, args.labels)
         options = BackendOptions(dla_core=args.dla_core,
                                  allow_gpu_fallback=not args.no_gpu_fallback,
