@@ -319,15 +319,23 @@ def test_best_effort_camera_replaces_both_image_subscriptions(tiny_model: str) -
 
 def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:
     node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'image_depth': 1000}).start()
-    assert node.process is not None and node.process.wait(timeout=60) == 1
-    log = node.stop()
+    assert node.process is not None
+    try:
+        code = node.process.wait(timeout=60)
+    finally:
+        log = node.stop()  # a node that did start must not outlive the test
+    assert code == 1, log
     assert 'cannot start: parameter image_depth' in log and 'Traceback' not in log, log
 
 
 def test_unknown_dla_platform_is_a_clear_error(tiny_model: str) -> None:
     node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'dla_platform': 'nano'}).start()
-    assert node.process is not None and node.process.wait(timeout=60) == 1
-    log = node.stop()
+    assert node.process is not None
+    try:
+        code = node.process.wait(timeout=60)
+    finally:
+        log = node.stop()  # a node that did start must not outlive the test
+    assert code == 1, log
     assert "cannot start: dla_platform='nano'; expected one of auto, xavier, orin" in log, log
 
 

@@ -51,8 +51,10 @@ def _failed_start(module: str, parameters: Dict[str, Any],
     """Start a node that must refuse to start; :return: what it printed."""
     node = NodeProcess(NODES + module, parameters, extra_args).start()
     assert node.process is not None
-    code = node.process.wait(timeout=60)
-    log = node.stop()
+    try:
+        code = node.process.wait(timeout=60)
+    finally:
+        log = node.stop()  # a node that did start must not outlive the test
     assert code == 1, log
     assert 'Traceback' not in log, log
     return log
