@@ -61,7 +61,7 @@ class StatusBuilder:
         self._previous = dict(counters)
         level, problems = OK, []
         if report.fell_back:
-            level, problems = WARN, [f'fallback: {report.fallback_reason}']
+            level = WARN  # the summary already names the reason
         for counter in ('rejected', 'failed'):
             if delta.get(counter, 0) > 0:
                 level = max(level, WARN)

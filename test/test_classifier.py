@@ -149,3 +149,17 @@ def test_preprocesses_straight_into_offered_backend_memory(tiny_model: str) -> N
         [results] = classifier.classify([_colour((0, 255, 0))], 'RGB')
         assert results[0][1] == 'green' and np.allclose(offered[0, 1], 1.0)
     assert classifier.preprocessor.tensor is not offered  # own buffer again once inactive
+
+
+def test_cli_reports_an_undecodable_image_and_classifies_the_rest(
+        tiny_model: str, tmp_path: object, capsys: pytest.CaptureFixture) -> None:
+    cv2 = pytest.importorskip('cv2')
+    good = os.path.join(str(tmp_path), 'red.png')
+    cv2.imwrite(good, _colour((255, 0, 0))[:, :, ::-1])
+    bad = os.path.join(str(tmp_path), 'broken.png')
+    with open(bad, 'wb') as f:
+        f.write(b'not a picture')
+    assert classify_image.run([bad, good, '--model', tiny_model, '--top-k', '1']) == 2
+    captured = capsys.readouterr()
+    assert 'broken.png: not a readable image file' in captured.err
+    assert 'red.png:' in captured.out and ' red ' in captured.out

@@ -31,9 +31,10 @@ from dla_infer_ros.cli import trt_engine_info
 
 @pytest.mark.skipif(is_available('tensorrt'), reason='TensorRT is installed here')
 def test_without_tensorrt_it_says_what_is_missing(capsys: Any, tmp_path: Any) -> None:
+    (tmp_path / 'model.onnx').write_bytes(b'onnx')
     status = trt_engine_info.main([str(tmp_path / 'model.onnx')])
     err = capsys.readouterr().err
-    assert status == 1
+    assert status == 2
     assert err.startswith('trt_engine_info: the TensorRT backend needs the Python module '
                           "'tensorrt'")
 
@@ -64,9 +65,14 @@ def test_placement_table_for_an_onnx_model(fake_backend: FakeWorld, capsys: Any,
 def test_refusal_and_json(fake_backend: FakeWorld, capsys: Any, tmp_path: Any) -> None:
     model = write_model(str(tmp_path / 'net.onnx'))
     cache = ['--cache-dir', str(tmp_path / 'cache')]
-    assert trt_engine_info.main([model, '--dla-core', '0', '--no-gpu-fallback'] + cache) == 1
+    assert trt_engine_info.main([model, '--dla-core', '0', '--no-gpu-fallback'] + cache) == 2
     assert 'cannot run on DLA core 0' in capsys.readouterr().err
     assert trt_engine_info.main([model, '--json'] + cache) == 0
     info = json.loads(capsys.readouterr().out)
     assert [layer['Name'] for layer in info['Layers']] == ['conv1', 'relu1', 'pool', 'fc']
     assert os.listdir(str(tmp_path / 'cache'))
+
+
+def test_missing_model_is_named_before_anything_loads(capsys: Any, tmp_path: Any) -> None:
+    assert trt_engine_info.main([str(tmp_path / 'absent.onnx')]) == 2
+    assert capsys.readouterr().err.strip().endswith('absent.onnx: no such file')

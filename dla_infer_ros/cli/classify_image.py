@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -73,7 +73,9 @@ def run(argv: Optional[List[str]] = None) -> int:
     Run the command.
 
     :param argv: arguments without the program name (default: ``sys.argv[1:]``).
-    :return: the exit status: 0 on success, 2 on an error (printed to stderr).
+    :return: the exit status: 0 on success, 2 on an error (printed to stderr). An
+        image that cannot be decoded is reported and skipped; the others are still
+        classified, and the status is 2.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -84,27 +86,38 @@ def run(argv: Optional[List[str]] = None) -> int:
                                  precision=args.precision, cpu_threads=args.threads)
         with Classifier(contract, args.backend, options, top_k=args.top_k) as classifier:
             report = classifier.describe()
-            entries = []
-            for path in args.images:
-                results = classifier.classify([_read_image(path)], 'BGR')[0]
-                entries.append({'image': path, 'results': [
-                    {'class_index': i, 'label': label, 'score': round(score, 6)}
-                    for i, label, score in results],
-                    'timings_ms': dict(classifier.last_timings)})
+            entries = [_classify_one(classifier, path) for path in args.images]
     except DlaInferError as e:
         print(f'classify_image: error: {e}', file=sys.stderr)
         return 2
+    failed = [entry for entry in entries if 'error' in entry]
+    for entry in failed:
+        print(f"classify_image: error: {entry['error']}", file=sys.stderr)
+    status = 2 if failed else 0
     if args.json:
         print(json.dumps({'model': contract.name, 'backend': report.backend,
                           'device': report.summary(), 'images': entries}, indent=2))
-        return 0
+        return status
     print(f'model {contract.name} on {report.backend}: {report.summary()}')
     for entry in entries:
+        if 'error' in entry:
+            continue
         print(f"{entry['image']}:")
         for rank, result in enumerate(entry['results'], start=1):
             print(f"  {rank}. {result['score']:7.4f}  {result['label']}  "
                   f"(class {result['class_index']})")
-    return 0
+    return status
+
+
+def _classify_one(classifier: Classifier, path: str) -> Dict[str, Any]:
+    try:
+        image = _read_image(path)
+    except DlaInferError as e:
+        return {'image': path, 'error': str(e)}
+    results = classifier.classify([image], 'BGR')[0]
+    return {'image': path, 'results': [
+        {'class_index': i, 'label': label, 'score': round(score, 6)}
+        for i, label, score in results], 'timings_ms': dict(classifier.last_timings)}
 
 
 def main(args: Optional[List[str]] = None) -> None:

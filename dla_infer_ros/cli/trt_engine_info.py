@@ -26,6 +26,7 @@ them it says so and exits with status 1.
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import List, Optional
 
@@ -68,8 +69,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command; :return: the exit status."""
+    """Run the command; :return: the exit status: 0, or 2 with one error line."""
     args = parse_args(argv)
+    if not os.path.isfile(args.model):
+        print(f'trt_engine_info: {args.model}: no such file', file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format='%(levelname)s %(message)s')
     try:
@@ -86,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print_report(backend)
     except DlaInferError as e:
         print(f'trt_engine_info: {e}', file=sys.stderr)
-        return 1
+        return 2
     return 0
 
 
