@@ -28,8 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
-                                SetParametersResult)
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
@@ -46,6 +45,7 @@ from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import compressed_to_array, image_to_array, to_model_order
 from dla_infer_ros.model_contract import resolve_model
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
+from dla_infer_ros.nodes.parameters import make_descriptor
 from dla_infer_ros.nodes.spin import spin_node
 from dla_infer_ros.stats import PipelineStats
 
@@ -97,14 +97,7 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
 
 def _descriptor(name: str) -> ParameterDescriptor:
     default, description, read_only, bounds = PARAMETERS[name]
-    descriptor = ParameterDescriptor(description=description, read_only=read_only)
-    if bounds is not None and isinstance(default, int) and not isinstance(default, bool):
-        descriptor.integer_range = [IntegerRange(from_value=int(bounds[0]),
-                                                 to_value=int(bounds[1]), step=1)]
-    elif bounds is not None:
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(bounds[0]), to_value=float(bounds[1]), step=0.0)]
-    return descriptor
+    return make_descriptor(default, description, read_only, bounds)
 
 
 class ClassifierNode(Node):

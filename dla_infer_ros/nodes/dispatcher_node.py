@@ -29,7 +29,7 @@ import time
 from typing import Any, Dict, Hashable, List, Optional, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -39,6 +39,7 @@ from vision_msgs.msg import Classification
 
 from dla_infer_ros.dispatch import Dispatcher
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.nodes.parameters import make_descriptor
 from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
@@ -63,14 +64,7 @@ PARAMETERS: Dict[str, Tuple[Any, str, Optional[Tuple[float, float]]]] = {
 
 def _descriptor(name: str) -> ParameterDescriptor:
     default, description, bounds = PARAMETERS[name]
-    descriptor = ParameterDescriptor(description=description, read_only=True)
-    if bounds is not None and isinstance(default, int):
-        descriptor.integer_range = [IntegerRange(from_value=int(bounds[0]),
-                                                 to_value=int(bounds[1]), step=1)]
-    elif bounds is not None:
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(bounds[0]), to_value=float(bounds[1]), step=0.0)]
-    return descriptor
+    return make_descriptor(default, description, True, bounds)
 
 
 def frame_key(header: Any) -> Hashable:

@@ -24,7 +24,7 @@ messages once, at start; each tick only stamps and publishes one.
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -32,6 +32,7 @@ from sensor_msgs.msg import Image
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.frame_source import ENCODINGS, FrameSource
 from dla_infer_ros.image_conversion import array_to_image_fields
+from dla_infer_ros.nodes.parameters import make_descriptor
 from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('reliable', 'best_effort')
@@ -51,14 +52,7 @@ PARAMETERS: Dict[str, Tuple[Any, str, Optional[Tuple[float, float]]]] = {
 
 def _descriptor(name: str) -> ParameterDescriptor:
     default, description, bounds = PARAMETERS[name]
-    descriptor = ParameterDescriptor(description=description, read_only=True)
-    if bounds is not None and isinstance(default, int):
-        descriptor.integer_range = [IntegerRange(from_value=int(bounds[0]),
-                                                 to_value=int(bounds[1]), step=1)]
-    elif bounds is not None:
-        descriptor.floating_point_range = [FloatingPointRange(
-            from_value=float(bounds[0]), to_value=float(bounds[1]), step=0.0)]
-    return descriptor
+    return make_descriptor(default, description, True, bounds)
 
 
 class ImageSourceNode(Node):
