@@ -109,6 +109,27 @@ class NodeProcess:
         self.stop()
 
 
+def failed_start(module: str, parameters: Dict[str, Any],
+                 extra_args: Optional[List[str]] = None) -> str:
+    """
+    Start a node process that must refuse to start.
+
+    Asserts exit status 1 and no Python traceback; a node that did start is
+    stopped, so it never outlives the test.
+
+    :return: what the process printed.
+    """
+    node = NodeProcess(module, parameters, extra_args).start()
+    assert node.process is not None
+    try:
+        code = node.process.wait(timeout=60)
+    finally:
+        log = node.stop()
+    assert code == 1, log
+    assert 'Traceback' not in log, log
+    return log
+
+
 def spin_until(executor: Any, condition: Callable[[], bool], timeout: float) -> bool:
     """
     Spin ``executor`` until ``condition()`` holds or ``timeout`` seconds pass.

@@ -26,7 +26,8 @@ import pytest
 
 from conftest import needs_onnxruntime
 from dla_infer_ros.image_conversion import array_to_image_fields
-from ros_harness import configure_ros_environment, NodeProcess, ros_available, spin_until
+from ros_harness import (configure_ros_environment, failed_start, NodeProcess, ros_available,
+                         spin_until)
 
 pytestmark = [
     pytest.mark.ros, needs_onnxruntime,
@@ -350,34 +351,18 @@ def test_best_effort_camera_replaces_both_image_subscriptions(tiny_model: str) -
 
 
 def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:
-    node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'image_depth': 1000}).start()
-    assert node.process is not None
-    try:
-        code = node.process.wait(timeout=60)
-    finally:
-        log = node.stop()  # a node that did start must not outlive the test
-    assert code == 1, log
-    assert 'cannot start: parameter image_depth' in log and 'Traceback' not in log, log
+    log = failed_start(NODE_MODULE, {'model_path': tiny_model, 'image_depth': 1000})
+    assert 'cannot start: parameter image_depth' in log, log
 
 
 def test_unknown_dla_platform_is_a_clear_error(tiny_model: str) -> None:
-    node = NodeProcess(NODE_MODULE, {'model_path': tiny_model, 'dla_platform': 'nano'}).start()
-    assert node.process is not None
-    try:
-        code = node.process.wait(timeout=60)
-    finally:
-        log = node.stop()  # a node that did start must not outlive the test
-    assert code == 1, log
+    log = failed_start(NODE_MODULE, {'model_path': tiny_model, 'dla_platform': 'nano'})
     assert "cannot start: dla_platform='nano'; expected one of auto, xavier, orin" in log, log
 
 
 def test_refuses_missing_accelerator_without_fallback(tiny_model: str) -> None:
     params = {'model_path': tiny_model, 'dla_core': 0, 'allow_gpu_fallback': False}
-    node = NodeProcess(NODE_MODULE, params).start()
-    assert node.process is not None
-    code = node.process.wait(timeout=60)
-    log = node.stop()
-    assert code == 1
+    log = failed_start(NODE_MODULE, params)
     assert 'cannot start: DLA core 0 requested' in log
 
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
-from ros_harness import NodeProcess, ros_available
+from ros_harness import failed_start, ros_available
 
 pytestmark = [
     pytest.mark.ros,
@@ -48,16 +48,7 @@ def malformed_params_file() -> Iterator[str]:
 
 def _failed_start(module: str, parameters: Dict[str, Any],
                   extra_args: Optional[List[str]] = None) -> str:
-    """Start a node that must refuse to start; :return: what it printed."""
-    node = NodeProcess(NODES + module, parameters, extra_args).start()
-    assert node.process is not None
-    try:
-        code = node.process.wait(timeout=60)
-    finally:
-        log = node.stop()  # a node that did start must not outlive the test
-    assert code == 1, log
-    assert 'Traceback' not in log, log
-    return log
+    return failed_start(NODES + module, parameters, extra_args)
 
 
 def test_image_source_folder_without_images(empty_folder: str) -> None:
