@@ -16,6 +16,9 @@
 """
 Runs inside a process that imports one real TensorRT binding (see trt_bindings.py).
 
+The module is ``tensorrt_bindings`` (a binding wheel put on PYTHONPATH) unless
+``TRT_PROBE_MODULE`` names another, e.g. ``tensorrt`` for a full TensorRT.
+
 Commands (the result is JSON on stdout):
 
 ``dump``      the surface: module names, every class's members, enum values, and
@@ -27,6 +30,7 @@ Commands (the result is JSON on stdout):
               the backend's activation up to the first call that needs libnvinfer.
 """
 
+import importlib
 import json
 import logging
 import os
@@ -35,8 +39,7 @@ import sys
 import tempfile
 from typing import Any, Dict, List, Optional
 
-import tensorrt_bindings as trt  # noqa: I100 (from the wheel put on PYTHONPATH)
-
+trt = importlib.import_module(os.environ.get('TRT_PROBE_MODULE', 'tensorrt_bindings'))
 sys.modules['tensorrt'] = trt  # the backend imports 'tensorrt'
 
 from dla_infer_ros.backends.tensorrt import api_surface  # noqa: E402
