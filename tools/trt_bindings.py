@@ -27,8 +27,17 @@ builder or runtime can be created (their factories return null).
 Each version must be imported in its own process (one ``tensorrt`` module per
 process). Usage::
 
-    python3 tools/trt_bindings.py dump            # rewrite test/data/trt_surface_*.json
+    python3 tools/trt_bindings.py dump            # rewrite the wheels' trt_surface_*.json
     python3 tools/trt_bindings.py shell 10.3.0    # print the env to import it by hand
+
+TensorRT 8.5 has no binding wheel: PyPI's ``tensorrt==8.5.3.1`` is the full
+TensorRT (549 MB, cp310 only), so its surface is recorded once (:data:`RECORDED`)
+and never downloaded by the tests. To re-record it, unpack that wheel into DIR
+and run, with a Python 3.10 and libraries that satisfy ``libnvinfer_plugin.so.8``
+(cuBLAS 11 and cuDNN 8, or stand-ins defining their symbols: the dump calls none)::
+
+    export LD_LIBRARY_PATH=DIR/tensorrt:CUBLAS11_CUDNN8_DIR PYTHONPATH=DIR
+    python3 tools/trt_bindings.py dump-installed --python python3.10
 """
 
 import argparse
@@ -75,6 +84,13 @@ BINDINGS: Dict[str, Binding] = {b.version: b for b in (
 #: a version the backend must refuse clearly (no FP16/INT8 flags, no calibrators)
 UNSUPPORTED: Dict[str, Binding] = {b.version: b for b in (
     Binding('11.4.0.106', 'tensorrt-cu12-bindings==11.4.0.106', 'TensorRT 11'),
+)}
+
+#: full TensorRT wheels, too big for the tests to download: surfaces recorded once with
+#: ``dump-installed`` from a Python that imports them (see the module docstring)
+RECORDED: Dict[str, Binding] = {b.version: b for b in (
+    Binding('8.5.3.1', 'tensorrt==8.5.3.1',
+            'JetPack 5.1 (8.5.2); full wheel with libnvinfer, 549 MB, cp310 only'),
 )}
 
 #: symbols each stub library defines, by the library's soname stem
@@ -225,6 +241,9 @@ def environment(version: str, cache_dir: str = CACHE_DIR) -> Dict[str, str]:
 
     :raises BindingsUnavailable: see :func:`fetch_wheel` and :func:`build_stubs`.
     """
+    if version in RECORDED:
+        raise BindingsUnavailable(f'TensorRT {version} is recorded, not downloaded: '
+                                  're-record it with dump-installed')
     binding = BINDINGS.get(version) or UNSUPPORTED[version]
     wheel_dir = fetch_wheel(binding, cache_dir)
     stubs = build_stubs(os.path.join(wheel_dir, 'tensorrt_bindings', 'tensorrt.so'), cache_dir)
@@ -258,6 +277,37 @@ def surface_path(version: str) -> str:
     return os.path.join(DATA_DIR, f'trt_surface_{version}.json')
 
 
+def dump_installed(python: str) -> Dict[str, object]:
+    """
+    Dump the surface of the full TensorRT that ``python`` imports as ``tensorrt``.
+
+    The caller's environment (LD_LIBRARY_PATH, PYTHONPATH) must make it importable.
+
+    :return: the surface, as :func:`dump_surface` returns it.
+    :raises RuntimeError: when the probe fails or the version is not in :data:`RECORDED`.
+    """
+    env = dict(os.environ, TRT_PROBE_MODULE='tensorrt')
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (REPO, env.get('PYTHONPATH', '')) if p)
+    result = _run([python, PROBE, 'dump'], env=env, cwd=REPO, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f'probe dump with {python} failed:\n{result.stderr}')
+    surface: Dict[str, object] = json.loads(result.stdout)
+    if surface['version'] not in RECORDED:
+        raise RuntimeError(f'{python} imports TensorRT {surface["version"]}; recorded versions '
+                           f'are {sorted(RECORDED)}')
+    return surface
+
+
+def write_surface(surface: Dict[str, object]) -> str:
+    """Write ``surface`` to :func:`surface_path`; :return: that path."""
+    path = surface_path(str(surface['version']))
+    os.makedirs(DATA_DIR, exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(surface, f, indent=1, sort_keys=True)
+        f.write('\n')
+    return path
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Dump the surfaces to ``test/data`` or print an import environment."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -266,19 +316,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     dump.add_argument('versions', nargs='*', default=sorted(BINDINGS))
     shell = sub.add_parser('shell', help='print LD_LIBRARY_PATH/PYTHONPATH for one version')
     shell.add_argument('version', choices=sorted(BINDINGS) + sorted(UNSUPPORTED))
+    installed = sub.add_parser('dump-installed',
+                               help='write the surface of a recorded full TensorRT '
+                                    f'({", ".join(sorted(RECORDED))}) that --python imports')
+    installed.add_argument('--python', required=True,
+                           help='an interpreter that imports it as tensorrt')
     args = parser.parse_args(argv)
     if args.command == 'shell':
         env = environment(args.version)
         for name in ('LD_LIBRARY_PATH', 'PYTHONPATH'):
             print(f'export {name}={env[name]}')
         return 0
-    os.makedirs(DATA_DIR, exist_ok=True)
+    if args.command == 'dump-installed':
+        print(f'wrote {write_surface(dump_installed(args.python))}')
+        return 0
     for version in args.versions:
-        surface = dump_surface(version)
-        with open(surface_path(version), 'w', encoding='utf-8') as f:
-            json.dump(surface, f, indent=1, sort_keys=True)
-            f.write('\n')
-        print(f'wrote {surface_path(version)}')
+        print(f'wrote {write_surface(dump_surface(version))}')
     return 0
 
 
