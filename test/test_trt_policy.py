@@ -80,7 +80,8 @@ def test_precision_labels() -> None:
 
 
 @pytest.mark.parametrize('text, supported, explicit_flag, monitor, int64', [
-    ('8.5.2.2', False, True, False, False),
+    ('8.4.3.1', False, True, False, False),
+    ('8.5.2.2', True, True, False, False),
     ('8.6.1', True, True, False, False),
     ('8.6.2.3', True, True, False, False),
     ('10.3.0', True, False, True, True),

@@ -119,7 +119,7 @@ def test_backend_subclasses_work_on_the_real_base_classes(version: str) -> None:
 def test_tensorrt_11_is_refused_clearly() -> None:
     result = probe('11.4.0.106', 'exercise')
     assert result['load'].startswith('refused: TensorRT 11.4.0.106 found; the TensorRT '
-                                     'backend supports 8.6 to 10.x')
+                                     'backend supports 8.5 to 10.x')
 
 
 @pytest.mark.parametrize('version', sorted(trt_bindings.BINDINGS))

@@ -36,7 +36,7 @@ import dataclasses
 from typing import Tuple
 
 Version = Tuple[int, int]
-ALL_FROM: Version = (8, 6)
+ALL_FROM: Version = (8, 5)
 NEVER: Version = (99, 0)
 
 
@@ -126,7 +126,7 @@ USED_API: Tuple[ApiUse, ...] = (
 )
 
 #: the version families the backend supports and the tests check
-FAMILIES: Tuple[Version, ...] = ((8, 6), (10, 0))
+FAMILIES: Tuple[Version, ...] = ((8, 5), (8, 6), (10, 0))
 
 
 def used_for(version: Version) -> Tuple[ApiUse, ...]:

@@ -16,8 +16,8 @@
 """
 Import TensorRT once and tell its version family apart.
 
-The backend supports TensorRT 8.6 (JetPack 6.0) and 10.x (JetPack 6.1/6.2 ship
-10.3; 10.7 is the last 10.x with DLA). The differences it handles are named
+The backend supports TensorRT 8.5 (JetPack 5.1), 8.6 (JetPack 6.0) and 10.x
+(JetPack 6.1/6.2 ship 10.3; 10.7 is the last 10.x with DLA). The differences it handles are named
 here as properties of :class:`TrtVersion`, so the code that depends on them
 reads ``if version.has_progress_monitor`` rather than comparing numbers.
 TensorRT 11 dropped the FP16/INT8 builder flags and the INT8 calibrators this
@@ -33,7 +33,7 @@ from dla_infer_ros._optional import require
 from dla_infer_ros.errors import DlaInferError
 
 #: oldest supported version, and the first unsupported one
-SUPPORTED_FROM = (8, 6)
+SUPPORTED_FROM = (8, 5)
 SUPPORTED_BEFORE = (11, 0)
 
 
@@ -67,7 +67,7 @@ class TrtVersion:
 
     @property
     def is_supported(self) -> bool:
-        """:return: True for 8.6 up to the last 10.x."""
+        """:return: True for 8.5 up to the last 10.x."""
         return SUPPORTED_FROM <= self.family < SUPPORTED_BEFORE
 
     @property
@@ -110,10 +110,10 @@ def check_supported(version: TrtVersion) -> None:
     """
     Refuse versions the backend was not written for.
 
-    :raises DlaInferError: for TensorRT < 8.6 or >= 11.
+    :raises DlaInferError: for TensorRT < 8.5 or >= 11.
     """
     if not version.is_supported:
         raise DlaInferError(
-            f'TensorRT {version} found; the TensorRT backend supports 8.6 to 10.x '
+            f'TensorRT {version} found; the TensorRT backend supports 8.5 to 10.x '
             '(TensorRT 11 has no FP16/INT8 builder flags and no INT8 calibrators, '
-            'TensorRT < 8.6 lacks the name-based I/O API)')
+            'TensorRT < 8.5 lacks the name-based I/O API)')

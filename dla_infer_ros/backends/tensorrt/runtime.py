@@ -18,7 +18,7 @@ Deserialize a plan and run it through TensorRT's name-based I/O API.
 
 ``num_io_tensors`` / ``get_tensor_name`` / ``set_tensor_address`` /
 ``execute_async_v3`` exist from TensorRT 8.5 and are the only I/O API in 10,
-so one code path serves 8.6 and 10.x. The runtime's DLA core is set before
+so one code path serves 8.5 to 10.x. The runtime's DLA core is set before
 deserializing: a plan built for DLA core 1 otherwise runs on core 0. Every
 boolean TensorRT returns is checked.
 """
