@@ -43,7 +43,7 @@ from fake_cuda import FakeCudaApi
 import numpy as np
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data')
-VERSIONS = ('8.6.1', '10.3.0', '10.7.0', '10.16.1.11')
+VERSIONS = ('8.5.3.1', '8.6.1', '10.3.0', '10.7.0', '10.16.1.11')
 PLAN_MAGIC = b'FAKEPLAN'
 
 

@@ -17,7 +17,7 @@
 Control flow of the TensorRT backend against fakes built from the real API surface.
 
 Every test runs once per TensorRT version whose real surface is committed
-(8.6.1, 10.3.0, 10.7.0, 10.16.1.11): the fake ``tensorrt`` module exposes only
+(8.5.3.1, 8.6.1, 10.3.0, 10.7.0, 10.16.1.11): the fake ``tensorrt`` module exposes only
 what that version's bindings expose, so a call that does not exist in a
 version fails there.
 """
