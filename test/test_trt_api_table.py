@@ -22,13 +22,17 @@ class, every attribute name and every keyword argument. Each must be in
 :data:`api_surface.USED_API` (unless it is a non-TensorRT attribute listed
 below with its reason), and each table entry must still be used; so the table
 the real-bindings test checks is the API the code really touches.
+
+The table is also checked against every committed surface (names, keyword
+arguments, override parameters): the only check for 8.5.3.1, whose surface
+is recorded from the full TensorRT wheel, not downloaded by the tests.
 """
 
 import ast
 import glob
 import json
 import os
-from typing import Dict, List, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple
 
 from fake_tensorrt import DATA, VERSIONS
 import pytest
@@ -171,16 +175,22 @@ def test_every_owner_exists_in_some_real_version() -> None:
             assert use.member in members[use.owner], use
 
 
-@pytest.mark.parametrize('version', VERSIONS)
-def test_table_entries_exist_in_the_committed_surface(version: str) -> None:
-    """The same check the real-bindings test runs, here on the committed dumps."""
+def committed_surface(version: str) -> Tuple[Dict[str, Any], Tuple[api_surface.ApiUse, ...]]:
+    """:return: the committed surface of ``version`` and the table entries for its family."""
     with open(os.path.join(DATA, f'trt_surface_{version}.json'), encoding='utf-8') as f:
-        surface = json.load(f)
+        surface: Dict[str, Any] = json.load(f)
     numbers = version.split('.')
     release = (int(numbers[0]), int(numbers[1]))
     family = max(f for f in api_surface.FAMILIES if f <= release)
+    return surface, api_surface.used_for(family)
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_table_entries_exist_in_the_committed_surface(version: str) -> None:
+    """The same check the real-bindings test runs, here on the committed dumps."""
+    surface, uses = committed_surface(version)
     missing = []
-    for use in api_surface.used_for(family):
+    for use in uses:
         if use.owner == 'tensorrt':
             ok = use.member in surface['module'] or use.member == '__version__'
         elif use.kind == 'enum':
@@ -190,3 +200,20 @@ def test_table_entries_exist_in_the_committed_surface(version: str) -> None:
         if not ok:
             missing.append(f'{use.owner}.{use.member}')
     assert missing == []
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_keywords_and_overrides_match_the_committed_surface(version: str) -> None:
+    """Keyword arguments and override parameters, from the dumped pybind11 signatures."""
+    surface, uses = committed_surface(version)
+    wrong = []
+    for use in uses:
+        if not use.kwargs and use.kind != 'override':
+            continue
+        overloads = surface['classes'][use.owner]['signatures'][use.member]
+        wrong += [f'{use.owner}.{use.member}({kwarg}=)' for kwarg in use.kwargs
+                  if not any(kwarg in params for params in overloads)]
+        if use.kind == 'override' and use.member != '__init__' \
+                and list(use.params) not in overloads:
+            wrong.append(f'{use.owner}.{use.member}{use.params} vs {overloads}')
+    assert wrong == []
