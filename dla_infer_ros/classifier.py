@@ -20,6 +20,7 @@ backend and a :class:`Postprocessor`, and times each stage with a monotonic
 clock. The ROS node and the command-line tools only translate to and from it.
 """
 
+import dataclasses
 import time
 from types import TracebackType
 from typing import Any, Dict, List, Optional, Sequence, Type
@@ -41,7 +42,8 @@ class Classifier:
 
     def __init__(self, contract: ModelContract, backend: str = 'auto',
                  options: Optional[BackendOptions] = None, top_k: int = 5,
-                 score_threshold: float = 0.0) -> None:
+                 score_threshold: float = 0.0,
+                 backend_kwargs: Optional[Dict[str, Any]] = None) -> None:
         """
         Prepare everything that needs no device; :meth:`activate` loads the model.
 
@@ -50,6 +52,8 @@ class Classifier:
         :param options: requested device, precision and batch size.
         :param top_k: results per image.
         :param score_threshold: minimum score of a result.
+        :param backend_kwargs: extra keyword arguments of the backend class (e.g. the
+            TensorRT backend's ``tactic_sources``).
         """
         self.contract = contract
         self.options = options or BackendOptions()
@@ -57,7 +61,7 @@ class Classifier:
         self.top_k = top_k
         self.score_threshold = score_threshold
         self.preprocessor = Preprocessor(contract.input_contract, self.options.batch_size)
-        extra: Dict[str, Any] = {}
+        extra: Dict[str, Any] = dict(backend_kwargs or {})
         if resolve_backend_name(backend) == 'tensorrt':
             # INT8 calibration reads images through this model's own preprocessing.
             extra['calibration_preprocess'] = self._calibration_sample
@@ -166,6 +170,14 @@ class Classifier:
         if spec is None:
             raise DlaInferError(f'model input {name!r} named in the contract '
                                 f'is not in the model; it has {sorted(specs)}')
+        if (spec.shape == expected.shape and spec.dtype != expected.dtype
+                and spec.dtype.kind == expected.dtype.kind == 'f'):
+            # The engine takes another float type than the ONNX model (a DLA-only engine
+            # reads FP16): preprocess straight into that type.
+            contract = dataclasses.replace(self.contract.input_contract,
+                                           dtype=np.dtype(spec.dtype).name)
+            self.preprocessor = Preprocessor(contract, self.options.batch_size)
+            expected = self.preprocessor.tensor
         if spec.shape != expected.shape or spec.dtype != expected.dtype:
             raise DlaInferError(
                 f'the contract describes input {expected.dtype.name}{list(expected.shape)}, '

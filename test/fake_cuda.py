@@ -20,9 +20,15 @@ Device memory is numpy byte arrays addressed by fake pointers; copies happen
 at once; events return fixed, distinct times. It counts allocations and
 live resources, so tests can show that ``infer()`` allocates nothing and that
 ``deactivate()`` frees everything.
+
+Like pycuda, it keeps a context stack per thread: binding pushes, unbinding
+pops, and a thread that ends with the context still pushed is recorded in
+``aborts`` (real pycuda aborts the whole process then). Work done outside a
+bound block is recorded in ``unbound_calls``.
 """
 
 import itertools
+import threading
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -48,6 +54,10 @@ class FakeCudaApi(CudaApi):
         self.closed = False
         self._event_times: Dict[int, float] = {}
         self._records = itertools.count()
+        self._stacks = threading.local()
+        self.aborts: List[str] = []
+        self.unbound_calls: List[str] = []
+        self.waits: List[bool] = []  # per wait(): was the event blocking?
 
     # bookkeeping -----------------------------------------------------------------------
     def _owned(self, release: 'object') -> 'object':
@@ -74,9 +84,23 @@ class FakeCudaApi(CudaApi):
                 return block[ptr - base:ptr - base + nbytes]
         raise DlaInferError(f'fake CUDA: no device memory at {ptr:#x}+{nbytes}')
 
+    def _stack(self) -> List[int]:
+        holder = getattr(self._stacks, 'holder', None)
+        if holder is None:
+            holder = self._stacks.holder = _ThreadStack(self.aborts)
+        stack: List[int] = holder.stack
+        return stack
+
+    def _require_bound(self, what: str) -> None:
+        if not self._stack():
+            self.unbound_calls.append(what)
+
     # CudaApi ---------------------------------------------------------------------------
-    def bind_thread(self) -> None:
-        pass
+    def _bind(self) -> None:
+        self._stack().append(self.device_id)
+
+    def _unbind(self) -> None:
+        self._stack().pop()
 
     def device_count(self) -> int:
         return 1
@@ -89,6 +113,7 @@ class FakeCudaApi(CudaApi):
         return (1 << 30) - used, 1 << 30
 
     def device_buffer(self, nbytes: int) -> DeviceBuffer:
+        self._require_bound('device_buffer')
         size = max(int(nbytes), 1)
         ptr = next(self._next)
         self.device[ptr] = np.zeros(size, np.uint8)
@@ -102,10 +127,11 @@ class FakeCudaApi(CudaApi):
         handle = next(self._next)
         return Stream(handle, handle, self._owned(lambda: None))  # type: ignore
 
-    def event(self) -> Event:
-        return Event([0.0], self._owned(lambda: None))  # type: ignore
+    def event(self, blocking: bool = False) -> Event:
+        return Event([0.0], self._owned(lambda: None), blocking)  # type: ignore
 
     def copy_htod_async(self, dst: DeviceBuffer, src: HostBuffer, stream: Stream) -> None:
+        self._require_bound('copy_htod_async')
         self._check_copy(dst.nbytes, src.nbytes, 'host-to-device copy')
         self.write(dst.ptr, src.array)
         self.copies.append('htod')
@@ -120,13 +146,32 @@ class FakeCudaApi(CudaApi):
         self._block(dst.ptr, nbytes)[:] = self._block(src.ptr, nbytes)
 
     def record(self, event: Event, stream: Stream) -> None:
+        self._require_bound('record')
         event.native[0] = float(next(self._records))  # type: ignore[index]
 
     def synchronize(self, stream: Stream) -> None:
         pass
+
+    def wait(self, event: Event) -> None:
+        self._require_bound('wait')
+        self.waits.append(event.blocking)
 
     def elapsed_ms(self, start: Event, end: Event) -> float:
         return (end.native[0] - start.native[0]) * 0.5  # type: ignore[index]
 
     def close(self) -> None:
         self.closed = True
+
+
+class _ThreadStack:
+    """One thread's context stack; notices when its thread ends with entries left."""
+
+    def __init__(self, aborts: List[str]) -> None:
+        self.stack: List[int] = []
+        self._aborts = aborts
+        self._thread = threading.current_thread().name
+
+    def __del__(self) -> None:  # runs when the thread's locals are cleared at its end
+        if self.stack:
+            self._aborts.append(f'thread {self._thread} ended with the context still pushed '
+                                '(pycuda aborts the process here)')

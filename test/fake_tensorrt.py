@@ -29,6 +29,15 @@ is a JSON file (inputs, outputs, layers; ``logits[b, k] = (k + 1) * sum(input[b]
 a "plan" is JSON too, the builder honours the DLA rules this backend relies on
 (FP16/INT8 only, GPU fallback, layers the DLA cannot run, INT8 calibration
 through the calibrator), and execution reads and writes the fake CUDA memory.
+
+It behaves as real TensorRT does where the backend once assumed otherwise: a
+DLA build without GPU fallback fails unless every network input and output is
+FP16 in a DLA format under ``DIRECT_IO`` (converting FP32 is a GPU reformat);
+the build may move layers to the GPU that ``can_run_on_DLA`` accepted
+(``FakeWorld.moved_at_build``); the inspector lists every layer as an object
+under ``DETAILED`` verbosity (names only otherwise), with the reformat layers
+TensorRT inserts; engine tensors have the dtype and format the build chose,
+``DLA_LINEAR`` rows padded to 64 bytes.
 """
 
 import dataclasses
@@ -78,6 +87,8 @@ class FakeWorld:
     cuda: FakeCudaApi
     num_dla_cores: int = 2
     dla_unsupported: Set[str] = dataclasses.field(default_factory=set)
+    #: layers the DLA accepts at configuration but the build still puts on the GPU
+    moved_at_build: Set[str] = dataclasses.field(default_factory=set)
     build_delay_s: float = 0.0
     fail_build: bool = False
     reject_plans: int = 0  # how many of the next deserializations to refuse
@@ -205,10 +216,12 @@ class IInt8EntropyCalibrator2(FakeObject):
 
 
 class ITensor(FakeObject):
-    """Fake ``ITensor`` (real members only)."""
+    """Fake ``ITensor`` (real members only): network I/O, FP32 and LINEAR by default."""
 
     def __init__(self, name: str, shape: Tuple[int, ...]) -> None:
         self._name, self._shape = name, shape
+        self.dtype = self._trt.DataType.FLOAT
+        self.allowed_formats = 1 << int(self._trt.TensorFormat.LINEAR)
 
     @property
     def name(self) -> str:
@@ -373,6 +386,10 @@ class IBuilderConfig(FakeObject):
     def get_device_type(self, layer: Any) -> Any:
         return self.default_device_type
 
+    def set_tactic_sources(self, tactic_sources: int) -> bool:
+        self._world.events.append(('tactic_sources', int(tactic_sources)))
+        return 'set_tactic_sources' not in self._world.refuse
+
     def can_run_on_DLA(self, layer: Any) -> bool:  # noqa: N802 (TensorRT's name)
         return layer.name not in self._world.dla_unsupported
 
@@ -428,9 +445,21 @@ class Builder(FakeObject):
         if not 0 <= config.DLA_core < world.num_dla_cores:
             return f'DLA core {config.DLA_core} does not exist'
         unsupported = [layer.name for layer in network._layers
-                       if not config.can_run_on_DLA(layer)]
-        if unsupported and not config.get_flag(trt.BuilderFlag.GPU_FALLBACK):
+                       if not config.can_run_on_DLA(layer) or layer.name in world.moved_at_build]
+        if config.get_flag(trt.BuilderFlag.GPU_FALLBACK):
+            return ''
+        if unsupported:
             return f'layers {unsupported} cannot run on DLA and GPU fallback is off'
+        dla_formats = {int(trt.TensorFormat.DLA_LINEAR), int(trt.TensorFormat.DLA_HWC4),
+                       int(trt.TensorFormat.CHW16), int(trt.TensorFormat.CHW32)}
+        for tensor in network._inputs + network._outputs:
+            allowed = {f for f in range(32) if tensor.allowed_formats >> f & 1}
+            if (tensor.dtype not in (trt.DataType.HALF, trt.DataType.INT8)
+                    or not allowed <= dla_formats
+                    or not config.get_flag(trt.BuilderFlag.DIRECT_IO)):
+                return (f'network I/O tensor {tensor.name} ({tensor.dtype.name}, formats '
+                        f'{sorted(allowed)}) needs a reformat, which runs on the GPU, and '
+                        'GPU fallback is off')
         return ''
 
     def _calibrate(self, network: Any, config: Any) -> Optional[bytes]:
@@ -472,8 +501,14 @@ class Builder(FakeObject):
     def _plan(self, network: Any, config: Any) -> Dict[str, Any]:
         trt = self._trt
         on_dla = config.default_device_type == trt.DeviceType.DLA
-        layers = [[layer.name, 'DLA' if on_dla and config.can_run_on_DLA(layer) else 'GPU']
+        layers = [[layer.name, 'DLA' if on_dla and config.can_run_on_DLA(layer)
+                   and layer.name not in self._world.moved_at_build else 'GPU']
                   for layer in network._layers]
+        io = {}
+        for tensor in network._inputs + network._outputs:
+            lowest = min(f for f in range(32) if tensor.allowed_formats >> f & 1)
+            fmt = next(m for m in trt.TensorFormat.__members__.values() if int(m) == lowest)
+            io[tensor.name] = [tensor.dtype.name, fmt.name]
         shapes = {t.name: list(t.shape) for t in network._inputs + network._outputs}
         for profile in config._profiles:
             for name, (_, opt, _) in profile._shapes.items():
@@ -483,7 +518,8 @@ class Builder(FakeObject):
                 shapes[tensor.name] = [batch] + list(tensor.shape[1:])
         return {'model': network._model, 'dla_core': config.DLA_core if on_dla else -1,
                 'layers': layers, 'shapes': shapes,
-                'dynamic': bool(config._profiles),
+                'dynamic': bool(config._profiles), 'io': io,
+                'detailed': config.profiling_verbosity == trt.ProfilingVerbosity.DETAILED,
                 'fp16': config.get_flag(trt.BuilderFlag.FP16),
                 'int8': config.get_flag(trt.BuilderFlag.INT8)}
 
@@ -550,7 +586,17 @@ class ICudaEngine(FakeObject):
         return ((-1,) + shape[1:]) if self._plan['dynamic'] else shape
 
     def get_tensor_dtype(self, name: str) -> Any:
-        return self._trt.DataType.FLOAT
+        return getattr(self._trt.DataType, self._io(name)[0])
+
+    def get_tensor_format(self, name: str) -> Any:
+        return getattr(self._trt.TensorFormat, self._io(name)[1])
+
+    def get_tensor_format_desc(self, name: str) -> str:
+        return f'{self._io(name)[1]} format of tensor {name}'
+
+    def _io(self, name: str) -> List[str]:
+        io: Dict[str, List[str]] = self._plan.get('io', {})
+        return io.get(name, ['FLOAT', 'LINEAR'])
 
     def create_execution_context(self) -> Any:
         if 'create_execution_context' in self._world.refuse:
@@ -604,13 +650,32 @@ class IExecutionContext(FakeObject):
             return world.execute_hook(self._addresses, self._shapes, int(stream_handle))
         model = self._engine._plan['model']
         source = model['inputs'][0]['name']
-        shape = self._shapes[source]
-        data = world.cuda.read(self._addresses[source], int(np.prod(shape)) * 4)
-        batch = data.view(np.float32).reshape(shape)
+        batch = self._read(source).astype(np.float32)
         for output in model['outputs']:
             classes = self._shapes[output['name']][1]
-            world.cuda.write(self._addresses[output['name']], expected_logits(batch, classes))
+            self._write(output['name'], expected_logits(batch, classes))
         return True
+
+    def _layout(self, name: str) -> Tuple[np.dtype, Tuple[int, ...]]:
+        """:return: element type and memory shape (DLA_LINEAR rows padded to 64 bytes)."""
+        dtype_name, fmt = self._engine._io(name)
+        dtype = np.dtype({'FLOAT': np.float32, 'HALF': np.float16, 'INT8': np.int8}[dtype_name])
+        shape = self._shapes[name]
+        if fmt == 'DLA_LINEAR':
+            per_row = 64 // dtype.itemsize
+            shape = shape[:-1] + (-(-shape[-1] // per_row) * per_row,)
+        return dtype, shape
+
+    def _read(self, name: str) -> np.ndarray:
+        dtype, storage = self._layout(name)
+        data = self._world.cuda.read(self._addresses[name], int(np.prod(storage)) * dtype.itemsize)
+        return data.view(dtype).reshape(storage)[..., :self._shapes[name][-1]]
+
+    def _write(self, name: str, values: np.ndarray) -> None:
+        dtype, storage = self._layout(name)
+        memory = np.zeros(storage, dtype)
+        memory[..., :values.shape[-1]] = values
+        self._world.cuda.write(self._addresses[name], memory)
 
 
 class EngineInspector(FakeObject):
@@ -620,15 +685,23 @@ class EngineInspector(FakeObject):
         self._engine = engine
 
     def get_engine_information(self, format: Any) -> str:  # noqa: A002
+        """Layers as real engines list them: DLA loadables, transfers, reformats, GPU kernels."""
         assert format == self._trt.LayerInformationFormat.JSON
         plan = self._engine._plan
         dla = [n for n, d in plan['layers'] if d == 'DLA']
-        layers: List[Any] = []
+        entries: List[Tuple[str, str]] = []
+        for name, (dtype, _) in plan.get('io', {}).items():
+            if name in self._engine._inputs and dtype == 'FLOAT' and (dla or plan['fp16']):
+                entries.append((f'Reformatting CopyNode for Input Tensor 0 to {name}',
+                                'Reformat'))
         if dla:
-            layers += ['input to nvm', '{ForeignNode[%s...%s]}' % (dla[0], dla[-1]),
-                       'logits from nvm', 'input copy finish']
-        layers += [{'Name': n, 'LayerType': 'CaskConvolution'}
-                   for n, d in plan['layers'] if d == 'GPU']
+            entries += [('input to nvm', 'Reformat'),
+                        ('{ForeignNode[%s...%s]}' % (dla[0], dla[-1]), 'ForeignNode'),
+                        ('logits from nvm', 'Reformat'), ('input copy finish', 'Reformat')]
+        entries += [(n, 'CaskConvolution') for n, d in plan['layers'] if d == 'GPU']
+        layers: List[Any] = [{'Name': n, 'LayerType': t} for n, t in entries]
+        if not plan.get('detailed', True):
+            layers = [n for n, _ in entries]
         return json.dumps({'Layers': layers, 'Bindings': self._engine._names})
 
 

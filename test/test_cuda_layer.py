@@ -21,6 +21,10 @@ event timing and memory stability over 10 000 iterations need a GPU
 (``@pytest.mark.gpu``, skipped with the reason where there is none).
 """
 
+import os
+import subprocess
+import sys
+import textwrap
 import types
 from typing import Any, Iterator, List
 
@@ -167,6 +171,56 @@ def test_events_time_the_work_between_them(cuda: CudaApi) -> None:
         assert cuda.elapsed_ms(start, start) == 0.0
     finally:
         resources.free_all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize('blocking', [True, False])
+def test_waiting_on_an_event_sees_the_work_done(cuda: CudaApi, blocking: bool) -> None:
+    resources = Resources()
+    try:
+        host = resources.track(cuda.host_buffer((16, 1 << 20), np.uint8))
+        back = resources.track(cuda.host_buffer((16, 1 << 20), np.uint8))
+        device = resources.track(cuda.device_buffer(16 << 20))
+        stream = resources.track(cuda.stream())
+        done = resources.track(cuda.event(blocking=blocking))
+        assert done.blocking is blocking
+        host.array[...] = 7
+        cuda.copy_htod_async(device, host, stream)
+        cuda.copy_dtoh_async(back, device, stream)
+        cuda.record(done, stream)
+        cuda.wait(done)
+        assert int(back.array.min()) == 7 == int(back.array.max())
+    finally:
+        resources.free_all()
+    assert done.native is None and stream.native is None  # nothing left for the GC to free
+
+
+@pytest.mark.gpu
+def test_a_thread_that_used_the_device_ends_cleanly(cuda: CudaApi) -> None:
+    """A thread ending with a pycuda context pushed would abort the process."""
+    script = textwrap.dedent(f"""
+        import threading
+        import numpy as np
+        from dla_infer_ros.backends.cuda import create_cuda_api
+        cuda = create_cuda_api({cuda.name!r}, 0)
+        def work():
+            with cuda.bound():
+                buffer = cuda.device_buffer(1024)
+                stream = cuda.stream()
+                cuda.synchronize(stream)
+                stream.free()
+                buffer.free()
+        for _ in range(3):
+            worker = threading.Thread(target=work)
+            worker.start()
+            worker.join()
+        print('clean exit')
+    """)
+    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                            timeout=120, cwd=os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__))))
+    assert result.returncode == 0 and 'clean exit' in result.stdout, result.stderr[-2000:]
+    assert 'PyCUDA ERROR' not in result.stderr
 
 
 @pytest.mark.gpu

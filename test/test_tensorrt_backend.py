@@ -165,9 +165,16 @@ def test_dla_build_with_fallback(fake: Any, model: str, tmp_path: Any) -> None:
         report = backend.describe()
     assert (report.requested, report.effective, report.fallback_reason) == (
         'DLA core 1', 'DLA core 1', '')
-    assert report.placement.counts() == {'DLA': 3, 'GPU': 1}
+    # the engine's own layers: one DLA loadable and the pool kernel, plus the reformats
+    assert report.placement.counts() == {'DLA': 1, 'GPU': 1}
     assert report.placement.fallen_back == ('pool',)
-    assert dict(report.details)['engine_layers'] == 'layers: 1 on DLA, 1 on GPU'
+    assert report.placement.reformats == (
+        'Reformatting CopyNode for Input Tensor 0 to input', 'input to nvm', 'logits from nvm',
+        'input copy finish')
+    assert report.placement.summary() == ('layers: 1 on DLA, 1 on GPU (1 fell back to GPU); '
+                                          '4 reformat layers')
+    assert dict(report.details)['planned_placement'] == (
+        'layers: 3 on DLA, 1 on GPU (1 fell back to GPU)')
     config = world.configs[0]
     assert config.default_device_type == trt.DeviceType.DLA and config.DLA_core == 1
     assert flags_of(trt, config) == ['FP16', 'GPU_FALLBACK']  # FP16 added for the DLA
@@ -215,8 +222,23 @@ def test_dla_without_fallback_builds_when_every_layer_fits(fake: Any, model: str
                                                            tmp_path: Any) -> None:
     trt, world = fake
     with make_backend(fake, model, tmp_path, dla_core=0, allow_gpu_fallback=False) as backend:
-        assert backend.describe().placement.counts() == {'DLA': 4}
-    assert flags_of(trt, world.configs[0]) == ['FP16']
+        placement = backend.describe().placement
+        assert placement.counts() == {'DLA': 1}
+        assert 'Reformatting CopyNode for Input Tensor 0 to input' not in placement.reformats
+        # the DLA's own I/O: FP16 rows padded to 64 bytes, written through a strided view
+        assert [(t.dtype, t.shape) for t in backend.inputs + backend.outputs] == [
+            (np.float16, (1, 3, 4, 4)), (np.float16, (1, 3))]
+        pinned = backend.input_buffers()['input']
+        assert pinned.dtype == np.float16 and pinned.strides == (3 * 4 * 64, 4 * 64, 64, 2)
+        data = np.random.default_rng(2).standard_normal((1, 3, 4, 4)).astype(np.float16)
+        pinned[...] = data
+        logits = backend.infer({'input': pinned})['logits']
+        np.testing.assert_allclose(logits, expected_logits(data.astype(np.float32), 3),
+                                   rtol=1e-2, atol=1e-2)
+        assert dict(backend.describe().details)['io'] == (
+            'input float16 DLA_LINEAR, logits float16 DLA_LINEAR')
+    config = world.configs[0]
+    assert flags_of(trt, config) == ['DIRECT_IO', 'FP16']
 
 
 def test_dla_on_a_host_without_dla_falls_back_with_one_warning(fake: Any, model: str,
@@ -358,13 +380,14 @@ def test_cache_hit_miss_and_force_rebuild(fake: Any, model: str, tmp_path: Any) 
         pass  # fp32 on DLA already meant fp16: same key
     assert world.builds == 1
     with make_backend(fake, model, tmp_path, dla_core=1):
-        pass
+        pass  # a DLA plan runs on either core: same key
+    assert world.builds == 1
     with make_backend(fake, model, tmp_path, dla_core=0, allow_gpu_fallback=False):
         pass
-    assert world.builds == 3 and len(plan_files(tmp_path)) == 3
+    assert world.builds == 2 and len(plan_files(tmp_path)) == 2
     with make_backend(fake, model, tmp_path, dla_core=0, force_rebuild=True) as backend:
         assert dict(backend.describe().details)['engine_source'] == 'built'
-    assert world.builds == 4 and len(plan_files(tmp_path)) == 3
+    assert world.builds == 3 and len(plan_files(tmp_path)) == 2
 
 
 def test_cache_key_changes_with_the_model(fake: Any, model: str, tmp_path: Any) -> None:
@@ -447,7 +470,7 @@ def test_timing_cache_is_saved_and_reused(fake: Any, model: str, tmp_path: Any,
     caplog.set_level(logging.INFO, logger='test.tensorrt')
     with make_backend(fake, model, tmp_path):
         pass
-    [timing] = glob.glob(os.path.join(str(tmp_path), 'cache', 'timing.trt*.sm87.cache'))
+    [timing] = glob.glob(os.path.join(str(tmp_path), 'cache', 'timing.trt*.sm87.GPU.fp32.cache'))
     with open(timing, 'rb') as f:
         assert f.read() == b'FAKETC1'
     with make_backend(fake, model, tmp_path, force_rebuild=True):
@@ -494,7 +517,8 @@ def test_serialized_engines_load_directly(fake: Any, model: str, tmp_path: Any) 
     with make_backend(fake, cached, tmp_path, dla_core=1) as backend:
         report = backend.describe()
         assert dict(report.details)['engine_source'] == 'file'
-        assert report.placement.counts() == {'DLA': 4}  # stored beside the plan
+        assert report.placement.counts() == {'DLA': 1}  # the engine's loadable
+        assert report.placement.fallen_back == ()  # the build-time record beside the plan
     with open(cached, 'rb') as f:
         plan, _ = decode_plan_file(f.read())
     raw = os.path.join(str(tmp_path), 'trtexec.engine')
@@ -504,7 +528,8 @@ def test_serialized_engines_load_directly(fake: Any, model: str, tmp_path: Any) 
         data, logits = run_once(backend)
         np.testing.assert_allclose(logits, expected_logits(data, 3), rtol=1e-5)
         assert backend.describe().placement.counts() == {'DLA': 1}  # from the inspector
-        assert json.loads(backend.engine_information())['Layers'][1].startswith('{ForeignNode')
+        layers = json.loads(backend.engine_information())['Layers']
+        assert layers[2] == {'Name': '{ForeignNode[conv1...fc]}', 'LayerType': 'ForeignNode'}
     assert world.events[-1] == ('deserialize', 1) and world.builds == 1
 
 
@@ -590,3 +615,119 @@ def test_calibration_data_matters_only_for_int8(fake: Any, model: str, tmp_path:
     with make_backend(fake, model, tmp_path, precision='fp16'):
         pass
     assert world.builds == 1 and world.calibration_batches == []
+
+
+# -- what the review found -------------------------------------------------------------
+
+def test_placement_is_the_engines_not_the_prediction(fake: Any, model: str,
+                                                     tmp_path: Any) -> None:
+    """The build may move layers the DLA accepted to the GPU: the engine says so."""
+    _, world = fake
+    world.moved_at_build = {'fc'}
+    with make_backend(fake, model, tmp_path, dla_core=0) as backend:
+        report = backend.describe()
+    assert report.placement.layers == (('{ForeignNode[conv1...pool]}', 'DLA'), ('fc', 'GPU'))
+    assert dict(report.details)['planned_placement'] == 'layers: 4 on DLA'
+
+
+def test_one_dla_engine_serves_every_core(fake: Any, model: str, tmp_path: Any) -> None:
+    """A DLA plan runs on any core: the second core loads what the first built."""
+    _, world = fake
+    origins = []
+    for core in (0, 1):
+        with make_backend(fake, model, tmp_path, dla_core=core) as backend:
+            report = backend.describe()
+            origins.append(dict(report.details)['engine_source'])
+            assert report.effective == f'DLA core {core}'
+            run_once(backend)
+        assert world.events[-1] == ('deserialize', core)
+    assert origins == ['built', 'cache'] and world.builds == 1
+    assert [os.path.basename(p).split('.')[1] for p in plan_files(tmp_path)] == ['DLA']
+
+
+def test_workspace_keys_the_cache(fake: Any, model: str, tmp_path: Any) -> None:
+    _, world = fake
+    for workspace in (256, 256, 512):
+        with make_backend(fake, model, tmp_path, workspace_mb=workspace):
+            pass
+    assert world.builds == 2
+
+
+def test_waits_sleep_unless_spin_wait_is_asked(fake: Any, model: str, tmp_path: Any) -> None:
+    _, world = fake
+    with make_backend(fake, model, tmp_path) as backend:
+        run_once(backend)
+        assert dict(backend.describe().details)['sync'] == 'blocking'
+    assert world.cuda.waits == [True]
+    with make_backend(fake, model, tmp_path, spin_wait=True) as backend:
+        run_once(backend)
+        assert dict(backend.describe().details)['sync'] == 'spin'
+    assert world.cuda.waits == [True, False]
+
+
+def test_threads_that_infer_and_end_leave_no_context_pushed(fake: Any, model: str,
+                                                            tmp_path: Any) -> None:
+    _, world = fake
+    with make_backend(fake, model, tmp_path) as backend:
+        for _ in range(3):  # as the node's inference thread, started and ended
+            worker = threading.Thread(target=run_once, args=(backend,))
+            worker.start()
+            worker.join()
+    assert world.cuda.aborts == [] and world.cuda.unbound_calls == []
+
+
+def raw_plan(fake: Any, model: str, tmp_path: Any, **options: Any) -> Dict[str, Any]:
+    """:return: the fake plan of a build, as trtexec would write it (no cache header)."""
+    with make_backend(fake, model, tmp_path, **options):
+        pass
+    [cached] = plan_files(tmp_path)
+    with open(cached, 'rb') as f:
+        plan, _ = decode_plan_file(f.read())
+    os.remove(cached)
+    data: Dict[str, Any] = json.loads(plan[len(b'FAKEPLAN'):].decode())
+    return data
+
+
+def write_raw_plan(plan: Dict[str, Any], tmp_path: Any, name: str) -> str:
+    path = os.path.join(str(tmp_path), name)
+    with open(path, 'wb') as f:
+        f.write(b'FAKEPLAN' + json.dumps(plan).encode())
+    return path
+
+
+@pytest.mark.parametrize('io_format', ['CHW32', 'HWC8', 'DLA_HWC4'])
+def test_vectorized_io_formats_are_refused(fake: Any, model: str, tmp_path: Any,
+                                           io_format: str) -> None:
+    _, world = fake
+    plan = raw_plan(fake, model, tmp_path, precision='fp16')
+    plan['io']['input'] = ['HALF', io_format]
+    backend = make_backend(fake, write_raw_plan(plan, tmp_path, 'vec.engine'), tmp_path)
+    with pytest.raises(DlaInferError, match=f"tensor 'input' uses the {io_format} memory "
+                                            'format .*binds row-major tensors only'):
+        backend.activate()
+    assert world.cuda.live == 0
+
+
+def test_plan_files_report_the_device_they_were_built_for(fake: Any, model: str,
+                                                          tmp_path: Any) -> None:
+    dla_plan = write_raw_plan(raw_plan(fake, model, tmp_path, dla_core=0), tmp_path, 'dla.plan')
+    with make_backend(fake, dla_plan, tmp_path) as backend:  # dla_core -1: the GPU asked
+        report = backend.describe()
+        run_once(backend)
+    assert report.effective == 'DLA (core chosen by TensorRT)'
+    assert report.fallback_reason.startswith(f'the engine {dla_plan} was built for the DLA')
+    gpu_plan = write_raw_plan(raw_plan(fake, model, tmp_path), tmp_path, 'gpu.plan')
+    with make_backend(fake, gpu_plan, tmp_path, dla_core=1) as backend:
+        report = backend.describe()
+    assert (report.effective, report.fallback_reason) == (
+        'GPU', f'the engine {gpu_plan} was built for the GPU')
+
+
+def test_tactic_sources_reach_the_builder_and_key_the_cache(fake: Any, model: str,
+                                                            tmp_path: Any) -> None:
+    _, world = fake
+    for sources in (None, 0, 0):
+        with make_backend(fake, model, tmp_path, _backend_kwargs={'tactic_sources': sources}):
+            pass
+    assert [e for e in world.events if e[0] == 'tactic_sources'] == [('tactic_sources', 0)]
+    assert world.builds == 2

@@ -52,6 +52,7 @@ NOT_TENSORRT = {
     'nbytes': 'HostBuffer/DeviceBuffer/IoTensor sizes; IHostMemory is read through bytes()',
     'parse': 'TrtVersion.parse; ONNX files go through OnnxParser.parse_from_file',
     'precision': 'BackendOptions/BuildRequest precision, not ILayer.precision',
+    'tactic_sources': 'BuildRequest.tactic_sources, the mask given to set_tactic_sources()',
     'update': 'hashlib digests (cache keys, calibration fingerprints)',
 }
 

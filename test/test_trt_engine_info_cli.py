@@ -58,8 +58,13 @@ def test_placement_table_for_an_onnx_model(fake_backend: FakeWorld, capsys: Any,
     assert out[0] == 'DLA core 1 requested -> DLA core 1'
     assert '  input  input float32[1, 3, 4, 4]' in out
     assert '  output logits float32[1, 3]' in out
-    assert 'layers: 3 on DLA, 1 on GPU (1 fell back to GPU)' in out
-    assert out[-4:] == ['  DLA  conv1', '  DLA  relu1', '  DLA  pool', '  GPU  fc  (fell back)']
+    assert '  planned_placement: layers: 3 on DLA, 1 on GPU (1 fell back to GPU)' in out
+    assert 'layers: 1 on DLA, 1 on GPU (1 fell back to GPU); 4 reformat layers' in out
+    assert out[-7:] == ['  DLA  {ForeignNode[conv1...pool]}', '  GPU  fc',
+                        '  GPU  Reformatting CopyNode for Input Tensor 0 to input  (reformat)',
+                        '  GPU  input to nvm  (reformat)', '  GPU  logits from nvm  (reformat)',
+                        '  GPU  input copy finish  (reformat)',
+                        'network layers the DLA could not run: fc']
 
 
 def test_refusal_and_json(fake_backend: FakeWorld, capsys: Any, tmp_path: Any) -> None:
@@ -69,7 +74,7 @@ def test_refusal_and_json(fake_backend: FakeWorld, capsys: Any, tmp_path: Any) -
     assert 'cannot run on DLA core 0' in capsys.readouterr().err
     assert trt_engine_info.main([model, '--json'] + cache) == 0
     info = json.loads(capsys.readouterr().out)
-    assert [layer['Name'] for layer in info['Layers']] == ['conv1', 'relu1', 'pool', 'fc']
+    assert [layer['Name'] for layer in info['Layers']][-4:] == ['conv1', 'relu1', 'pool', 'fc']
     assert os.listdir(str(tmp_path / 'cache'))
 
 

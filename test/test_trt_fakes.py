@@ -15,11 +15,14 @@
 
 """The fakes expose exactly the real API of each version, and nothing more."""
 
+import gc
+import os
+import threading
 from typing import Any, Dict, Set
 
 from fake_cuda import FakeCudaApi
 from fake_tensorrt import (FakeWorld, IMPLEMENTATIONS, load_surface, make_fake_tensorrt,
-                           VERSIONS)
+                           VERSIONS, write_model)
 import pytest
 
 
@@ -80,3 +83,49 @@ def test_host_memory_is_a_buffer_with_real_attributes_only() -> None:
     assert bytes(memory) == b'plan' and memory.nbytes == 4
     with pytest.raises(AttributeError):
         memory.decode
+
+
+def test_fake_cuda_notices_a_thread_that_ends_with_its_context_pushed() -> None:
+    """As pycuda does (it aborts the process): the backend tests rely on noticing it."""
+    cuda = FakeCudaApi()
+    worker = threading.Thread(target=cuda._bind, name='leaky')
+    worker.start()
+    worker.join()
+    gc.collect()
+    assert cuda.aborts == ['thread leaky ended with the context still pushed '
+                           '(pycuda aborts the process here)']
+    with cuda.bound():
+        cuda.device_buffer(4)
+    cuda.device_buffer(4)
+    assert cuda.unbound_calls == ['device_buffer']
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_fake_dla_build_without_fallback_needs_dla_io(version: str, tmp_path: Any) -> None:
+    """Real TensorRT converts FP32 network I/O on the GPU: no DLA-only build without DLA I/O."""
+    world = FakeWorld(cuda=FakeCudaApi())
+    trt = make_fake_tensorrt(version, world)
+    logger = trt.ILogger()
+    errors = []
+    logger.log = lambda severity, msg: errors.append(msg)
+
+    def build(direct_io: bool, half: bool) -> Any:
+        network = trt.Builder(logger).create_network(
+            1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+        assert trt.OnnxParser(network, logger).parse_from_file(
+            write_model(os.path.join(str(tmp_path), 'm.onnx')))
+        config = trt.Builder(logger).create_builder_config()
+        config.default_device_type = trt.DeviceType.DLA
+        config.DLA_core = 0
+        config.set_flag(trt.BuilderFlag.FP16)
+        if direct_io:
+            config.set_flag(trt.BuilderFlag.DIRECT_IO)
+        for tensor in (network.get_input(0), network.get_output(0)):
+            if half:
+                tensor.dtype = trt.DataType.HALF
+                tensor.allowed_formats = 1 << int(trt.TensorFormat.DLA_LINEAR)
+        return trt.Builder(logger).build_serialized_network(network, config)
+    assert build(direct_io=False, half=False) is None
+    assert 'needs a reformat, which runs on the GPU' in errors[-1]
+    assert build(direct_io=True, half=False) is None
+    assert build(direct_io=True, half=True) is not None

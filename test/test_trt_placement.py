@@ -65,8 +65,21 @@ def test_inspector_names_only_on_a_dla_engine() -> None:
     text = inspector(['input to nvm', '{ForeignNode[conv1...relu5]}', 'prob from nvm',
                       'input copy finish', 'prob copy finish', 'Reformatting CopyNode', 'softmax'])
     placement = placement_from_inspector(text, on_dla=True)
-    assert placement.layers == (('{ForeignNode[conv1...relu5]}', 'DLA'),
-                                ('Reformatting CopyNode', 'GPU'), ('softmax', 'GPU'))
+    assert placement.layers == (('{ForeignNode[conv1...relu5]}', 'DLA'), ('softmax', 'GPU'))
+    assert placement.reformats == ('input to nvm', 'prob from nvm', 'input copy finish',
+                                   'prob copy finish', 'Reformatting CopyNode')
+    # the transfers between GPU and DLA memory tell a DLA engine loaded without a core
+    assert placement_from_inspector(text, on_dla=False) == placement
+
+
+def test_inspector_reformat_layers_are_counted_apart() -> None:
+    text = inspector([{'Name': 'Reformatting CopyNode for Input Tensor 0 to conv',
+                       'LayerType': 'Reformat'},
+                      {'Name': 'conv', 'LayerType': 'CaskConvolution'},
+                      {'Name': 'conv_out_reformat', 'LayerType': 'Reformat'}])
+    placement = placement_from_inspector(text, on_dla=False)
+    assert placement.layers == (('conv', 'GPU'),)
+    assert placement.summary() == 'layers: 1 on GPU; 2 reformat layers'
 
 
 def test_inspector_detailed_layers() -> None:

@@ -72,6 +72,7 @@ class BackendOptions:
     workspace_mb: int = 1024
     dla_sram_mb: int = 0
     cuda_binding: str = 'cuda-python'
+    spin_wait: bool = False
 
     def __post_init__(self) -> None:
         """Reject impossible values with a message naming them."""
@@ -105,10 +106,18 @@ class BackendOptions:
 
 @dataclasses.dataclass(frozen=True)
 class LayerPlacement:
-    """Where the layers of a model run: one entry per layer, plus counts."""
+    """
+    Where the layers of a model run: one entry per layer, plus counts.
+
+    For a TensorRT engine the layers are the engine's own (after fusion, as its
+    inspector lists them); the reformat layers TensorRT inserts between formats
+    or between GPU and DLA memory are kept apart in ``reformats``: they run on
+    the GPU but are not layers of the model.
+    """
 
     layers: Tuple[Tuple[str, str], ...] = ()  # (layer name, 'DLA' | 'GPU' | 'CPU')
     fallen_back: Tuple[str, ...] = ()  # layers asked on the DLA that run on the GPU
+    reformats: Tuple[str, ...] = ()  # format / memory conversions inserted by the runtime
 
     def counts(self) -> Dict[str, int]:
         """:return: number of layers per device, e.g. ``{'DLA': 52, 'GPU': 3}``."""
@@ -118,7 +127,7 @@ class LayerPlacement:
         return result
 
     def summary(self) -> str:
-        """:return: e.g. ``52 layers on DLA, 3 on GPU (3 fell back)``."""
+        """:return: e.g. ``layers: 2 on DLA, 3 on GPU (3 fell back to GPU); 4 reformats``."""
         counts = self.counts()
         if not counts:
             return 'layer placement unknown'
@@ -126,6 +135,8 @@ class LayerPlacement:
         text = 'layers: ' + ', '.join(parts)
         if self.fallen_back:
             text += f' ({len(self.fallen_back)} fell back to GPU)'
+        if self.reformats:
+            text += f'; {len(self.reformats)} reformat layer{"s" * (len(self.reformats) > 1)}'
         return text
 
 

@@ -106,10 +106,12 @@ def print_report(backend: TensorRtBackend) -> None:
         print(f'  output {spec.describe()}')
     placement = report.placement
     print(placement.summary())
-    fallen = set(placement.fallen_back)
     for name, device in placement.layers:
-        mark = '  (fell back)' if name in fallen else ''
-        print(f'  {device:<4} {name}{mark}')
+        print(f'  {device:<4} {name}')
+    for name in placement.reformats:
+        print(f'  GPU  {name}  (reformat)')
+    if placement.fallen_back:
+        print('network layers the DLA could not run: ' + ', '.join(placement.fallen_back))
 
 
 if __name__ == '__main__':

@@ -81,6 +81,9 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'force_rebuild': (False, 'ignore cached engines and build again', True, None),
     'calibration_dir': ('', 'folder of images for INT8 calibration', True, None),
     'cuda_binding': ('cuda-python', 'cuda-python | pycuda (TensorRT backend)', True, None),
+    'spin_wait': (False, 'TensorRT backend: busy-wait for each inference (trtexec '
+                  '--useSpinWait: a little less latency, one CPU core busy while the GPU/DLA '
+                  'works) instead of sleeping until it completes', True, None),
     'top_k': (5, 'results per image (changes take effect on the next frame)', False, (1, 1000)),
     'score_threshold': (0.0, 'drop results scoring below this (changes at run time)', False,
                         (0.0, 1.0)),
@@ -165,7 +168,7 @@ class ClassifierNode(Node):
             force_rebuild=self._param('force_rebuild'),
             workspace_mb=self._param('workspace_mb'), dla_sram_mb=self._param('dla_sram_mb'),
             calibration_dir=self._param('calibration_dir'),
-            cuda_binding=self._param('cuda_binding'))
+            cuda_binding=self._param('cuda_binding'), spin_wait=self._param('spin_wait'))
         classifier = Classifier(contract, self._param('backend'), options,
                                 self._param('top_k'), self._param('score_threshold'))
         classifier.activate()

@@ -102,10 +102,10 @@ class CudaPythonApi(CudaApi):
         if not 0 <= device_id < count:
             raise DlaInferError(f'device_id={device_id} requested, this machine has '
                                 f'{count} CUDA device(s)')
-        self.bind_thread()
+        self._bind()  # the creating thread may use the device right away
 
-    def bind_thread(self) -> None:
-        """Call ``cudaSetDevice`` once per thread."""
+    def _bind(self) -> None:
+        """Call ``cudaSetDevice`` once per thread (the runtime keeps no stack to unwind)."""
         if getattr(self._thread, 'bound', False):
             return
         cuda_call(self._rt.cudaSetDevice, self.device_id)
@@ -149,10 +149,11 @@ class CudaPythonApi(CudaApi):
         return Stream(int(native), native,
                       lambda: cuda_call(self._rt.cudaStreamDestroy, native))
 
-    def event(self) -> Event:
-        """:return: an event from ``cudaEventCreate`` (timing enabled)."""
-        native = cuda_call(self._rt.cudaEventCreate)
-        return Event(native, lambda: cuda_call(self._rt.cudaEventDestroy, native))
+    def event(self, blocking: bool = False) -> Event:
+        """:return: an event from ``cudaEventCreateWithFlags`` (timing enabled)."""
+        flags = self._rt.cudaEventBlockingSync if blocking else self._rt.cudaEventDefault
+        native = cuda_call(self._rt.cudaEventCreateWithFlags, flags)
+        return Event(native, lambda: cuda_call(self._rt.cudaEventDestroy, native), blocking)
 
     def copy_htod_async(self, dst: DeviceBuffer, src: HostBuffer, stream: Stream) -> None:
         """Enqueue ``cudaMemcpyAsync`` host to device."""
@@ -180,6 +181,10 @@ class CudaPythonApi(CudaApi):
     def synchronize(self, stream: Stream) -> None:
         """``cudaStreamSynchronize``."""
         cuda_call(self._rt.cudaStreamSynchronize, stream.native)
+
+    def wait(self, event: Event) -> None:
+        """``cudaEventSynchronize``: sleeps on a blocking event, spins on another."""
+        cuda_call(self._rt.cudaEventSynchronize, event.native)
 
     def elapsed_ms(self, start: Event, end: Event) -> float:
         """:return: ``cudaEventElapsedTime`` after ``cudaEventSynchronize(end)``."""

@@ -23,8 +23,10 @@ An implementation of :class:`CudaApi` creates them and moves data between them.
 """
 
 import abc
+import contextlib
 import importlib
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -55,7 +57,13 @@ class _Owned:
         """Release the native resource; later calls do nothing."""
         release, self._release = self._release, None
         if release is not None:
-            release()
+            try:
+                release()
+            finally:
+                self._forget()
+
+    def _forget(self) -> None:
+        """Drop references to binding objects, so none outlives :meth:`free`."""
 
     def _check_alive(self, what: str) -> None:
         if self._release is None:
@@ -108,21 +116,31 @@ class Stream(_Owned):
         """
         super().__init__(release)
         self.handle = int(handle)
-        self.native = native
+        self.native: Any = native
+
+    def _forget(self) -> None:
+        self.native = None  # pycuda destroys a stream when its last reference goes
 
 
 class Event(_Owned):
-    """A CUDA event with timing enabled."""
+    """A CUDA event with timing enabled; waiting on it blocks or spins (``blocking``)."""
 
-    def __init__(self, native: object, release: Optional[Release]) -> None:
+    def __init__(self, native: object, release: Optional[Release],
+                 blocking: bool = False) -> None:
         """
         Wrap an event.
 
         :param native: the binding's own event object.
         :param release: destroys the event.
+        :param blocking: created with the blocking-sync flag: a thread waiting on it
+            sleeps instead of polling the GPU.
         """
         super().__init__(release)
-        self.native = native
+        self.native: Any = native
+        self.blocking = blocking
+
+    def _forget(self) -> None:
+        self.native = None
 
 
 Resource = Union[DeviceBuffer, HostBuffer, Stream, Event]
@@ -158,9 +176,11 @@ class CudaApi(abc.ABC):
     """
     The CUDA operations the backends use, for one device.
 
-    Creating an implementation selects the device; :meth:`bind_thread` makes
-    it current in the calling thread (ROS executors call from several threads).
-    Every failing call raises :class:`DlaInferError` naming the CUDA call.
+    Work runs inside :meth:`bound`, which makes the device current in the
+    calling thread for the ``with`` block and leaves the thread as it found it
+    (ROS executors call from several threads, and a thread that ends with a
+    pycuda context still pushed aborts the process). Every failing call raises
+    :class:`DlaInferError` naming the CUDA call.
     """
 
     #: binding name, as in :data:`CUDA_BINDINGS`
@@ -169,10 +189,37 @@ class CudaApi(abc.ABC):
     def __init__(self, device_id: int) -> None:
         """:param device_id: the CUDA device index."""
         self.device_id = device_id
+        self._depth = threading.local()
+
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[None]:
+        """
+        Make this device current in the calling thread for a ``with`` block.
+
+        Nested blocks cost a counter only; the outermost one binds and unbinds.
+        """
+        depth = getattr(self._depth, 'value', 0)
+        if depth == 0:
+            self._bind()
+        self._depth.value = depth + 1
+        try:
+            yield
+        finally:
+            self._depth.value = depth
+            if depth == 0:
+                self._unbind()
+
+    @property
+    def is_bound(self) -> bool:
+        """:return: True inside a :meth:`bound` block of the calling thread."""
+        return getattr(self._depth, 'value', 0) > 0
 
     @abc.abstractmethod
-    def bind_thread(self) -> None:
-        """Make this device current in the calling thread (cheap after the first call)."""
+    def _bind(self) -> None:
+        """Make the device current in the calling thread."""
+
+    def _unbind(self) -> None:
+        """Undo :meth:`_bind` (nothing to undo for bindings without a context stack)."""
 
     @abc.abstractmethod
     def device_count(self) -> int:
@@ -199,8 +246,14 @@ class CudaApi(abc.ABC):
         """:return: a new non-blocking stream."""
 
     @abc.abstractmethod
-    def event(self) -> Event:
-        """:return: a new event that records time."""
+    def event(self, blocking: bool = False) -> Event:
+        """
+        Create an event that records time.
+
+        :param blocking: a thread in :meth:`wait` sleeps until the event completes
+            (``cudaEventBlockingSync``) instead of polling the GPU in a busy loop.
+        :return: the event.
+        """
 
     @abc.abstractmethod
     def copy_htod_async(self, dst: DeviceBuffer, src: HostBuffer, stream: Stream) -> None:
@@ -224,6 +277,10 @@ class CudaApi(abc.ABC):
         """Wait until all work on ``stream`` is done."""
 
     @abc.abstractmethod
+    def wait(self, event: Event) -> None:
+        """Wait until ``event`` completes: sleeping if it is blocking, else spinning."""
+
+    @abc.abstractmethod
     def elapsed_ms(self, start: Event, end: Event) -> float:
         """:return: milliseconds between two completed events."""
 
@@ -243,7 +300,7 @@ def create_cuda_api(binding: str, device_id: int = 0) -> CudaApi:
 
     :param binding: ``'cuda-python'`` or ``'pycuda'`` (``BackendOptions.cuda_binding``).
     :param device_id: the CUDA device index.
-    :return: a ready :class:`CudaApi`, bound to the calling thread.
+    :return: a ready :class:`CudaApi`; use it inside :meth:`CudaApi.bound`.
     :raises DlaInferError: for an unknown binding, a missing module, or no such device.
     """
     if binding not in CUDA_BINDINGS:

@@ -17,12 +17,14 @@
 :class:`CudaApi` on pycuda (``pycuda.driver``), for systems that already use it.
 
 pycuda works on contexts: the adapter retains the device's primary context
-(the one the CUDA runtime, and so TensorRT, uses) and pushes it in every
-thread that calls in. pycuda raises its own exceptions; :func:`_checked`
-turns each into a :class:`DlaInferError` naming the call.
+(the one the CUDA runtime, and so TensorRT, uses), pushes it on entering
+:meth:`~dla_infer_ros.backends.cuda.interface.CudaApi.bound` and pops it on
+leaving, so no thread ever ends with it pushed (pycuda aborts the process when
+a thread exits with a non-empty context stack). Every call of the adapter runs
+bound. pycuda raises its own exceptions; :func:`_checked` turns each into a
+:class:`DlaInferError` naming the call.
 """
 
-import threading
 from types import ModuleType
 from typing import Any, Callable, Sequence, Tuple, TypeVar
 
@@ -76,15 +78,14 @@ class PycudaApi(CudaApi):
                                 f'{count} CUDA device(s)')
         self._device = _checked('Device', self._drv.Device, device_id)
         self._context = _checked('retain_primary_context', self._device.retain_primary_context)
-        self._thread = threading.local()
-        self.bind_thread()
 
-    def bind_thread(self) -> None:
-        """Push the primary context once per thread."""
-        if getattr(self._thread, 'bound', False):
-            return
+    def _bind(self) -> None:
+        """Push the primary context on this thread's context stack."""
         _checked('Context.push', self._context.push)
-        self._thread.bound = True
+
+    def _unbind(self) -> None:
+        """Pop it again: a thread must end with an empty stack."""
+        _checked('Context.pop', self._drv.Context.pop)
 
     def device_count(self) -> int:
         """:return: the number of devices from ``Device.count``."""
@@ -97,74 +98,78 @@ class PycudaApi(CudaApi):
 
     def mem_get_info(self) -> Tuple[int, int]:
         """:return: (free, total) from ``mem_get_info``."""
-        free, total = _checked('mem_get_info', self._drv.mem_get_info)
+        free, total = self._bound_call('mem_get_info', self._drv.mem_get_info)
         return int(free), int(total)
+
+    def _bound_call(self, what: str, call: Callable[..., T], *args: Any) -> T:
+        """Run one pycuda call with the context current (see :meth:`bound`)."""
+        with self.bound():
+            return _checked(what, call, *args)
 
     def device_buffer(self, nbytes: int) -> DeviceBuffer:
         """:return: memory from ``mem_alloc``."""
         size = max(int(nbytes), 1)
-        allocation = _checked('mem_alloc', self._drv.mem_alloc, size)
-        return DeviceBuffer(int(allocation), size,
-                            lambda: _checked('DeviceAllocation.free', allocation.free))
+        allocation = self._bound_call('mem_alloc', self._drv.mem_alloc, size)
+        return DeviceBuffer(int(allocation), size, lambda: self._bound_call(
+            'DeviceAllocation.free', allocation.free))
 
     def host_buffer(self, shape: Sequence[int], dtype: DTypeLike) -> HostBuffer:
         """:return: memory from ``pagelocked_empty``."""
-        array = _checked('pagelocked_empty', self._drv.pagelocked_empty, tuple(shape),
-                         np.dtype(dtype))
+        array = self._bound_call('pagelocked_empty', self._drv.pagelocked_empty, tuple(shape),
+                                 np.dtype(dtype))
         allocation = array.base
         ptr = array.__array_interface__['data'][0]
-        return HostBuffer(array, ptr,
-                          lambda: _checked('HostAllocation.free', allocation.free))
+        return HostBuffer(array, ptr, lambda: self._bound_call(
+            'HostAllocation.free', allocation.free))
 
     def stream(self) -> Stream:
         """:return: a ``pycuda.driver.Stream`` (non-blocking)."""
-        native = _checked('Stream', self._drv.Stream, _CU_STREAM_NON_BLOCKING)
+        native = self._bound_call('Stream', self._drv.Stream, _CU_STREAM_NON_BLOCKING)
         holder = [native]
-        # pycuda destroys a stream when its object goes away; dropping the last
-        # reference is the release.
-        return Stream(native.handle, native, holder.clear)
+        # pycuda has no explicit destroy: the stream goes with its last reference,
+        # which free() drops (Stream forgets its native object too).
+        return Stream(native.handle, native, lambda: self._bound_call(
+            'Stream.__del__', holder.clear))
 
-    def event(self) -> Event:
-        """:return: a ``pycuda.driver.Event``."""
-        native = _checked('Event', self._drv.Event)
+    def event(self, blocking: bool = False) -> Event:
+        """:return: a ``pycuda.driver.Event``, with ``BLOCKING_SYNC`` when ``blocking``."""
+        flags = self._drv.event_flags.BLOCKING_SYNC if blocking else 0
+        native = self._bound_call('Event', self._drv.Event, flags)
         holder = [native]
-        return Event(native, holder.clear)
+        return Event(native, lambda: self._bound_call('Event.__del__', holder.clear), blocking)
 
     def copy_htod_async(self, dst: DeviceBuffer, src: HostBuffer, stream: Stream) -> None:
         """Enqueue ``memcpy_htod_async``."""
         self._check_copy(dst.nbytes, src.nbytes, 'host-to-device copy')
-        _checked('memcpy_htod_async', self._drv.memcpy_htod_async, dst.ptr, src.array,
-                 stream.native)
+        self._bound_call('memcpy_htod_async', self._drv.memcpy_htod_async, dst.ptr, src.array,
+                         stream.native)
 
     def copy_dtoh_async(self, dst: HostBuffer, src: DeviceBuffer, stream: Stream) -> None:
         """Enqueue ``memcpy_dtoh_async``."""
         self._check_copy(src.nbytes, dst.nbytes, 'device-to-host copy')
-        _checked('memcpy_dtoh_async', self._drv.memcpy_dtoh_async, dst.array, src.ptr,
-                 stream.native)
+        self._bound_call('memcpy_dtoh_async', self._drv.memcpy_dtoh_async, dst.array, src.ptr,
+                         stream.native)
 
     def copy_dtod_async(self, dst: DeviceBuffer, src: DeviceBuffer, nbytes: int,
                         stream: Stream) -> None:
         """Enqueue ``memcpy_dtod_async``."""
         self._check_copy(min(dst.nbytes, src.nbytes), nbytes, 'device-to-device copy')
-        _checked('memcpy_dtod_async', self._drv.memcpy_dtod_async, dst.ptr, src.ptr, nbytes,
-                 stream.native)
+        self._bound_call('memcpy_dtod_async', self._drv.memcpy_dtod_async, dst.ptr, src.ptr,
+                         nbytes, stream.native)
 
     def record(self, event: Event, stream: Stream) -> None:
         """Enqueue ``Event.record``."""
-        _checked('Event.record', event.native.record, stream.native)  # type: ignore[attr-defined]
+        self._bound_call('Event.record', event.native.record, stream.native)
 
     def synchronize(self, stream: Stream) -> None:
         """Wait with ``Stream.synchronize``."""
-        _checked('Stream.synchronize', stream.native.synchronize)  # type: ignore[attr-defined]
+        self._bound_call('Stream.synchronize', stream.native.synchronize)
+
+    def wait(self, event: Event) -> None:
+        """``Event.synchronize``: sleeps on a blocking event, spins on another."""
+        self._bound_call('Event.synchronize', event.native.synchronize)
 
     def elapsed_ms(self, start: Event, end: Event) -> float:
         """:return: ``end.time_since(start)`` after ``end.synchronize()``."""
-        _checked('Event.synchronize', end.native.synchronize)  # type: ignore[attr-defined]
-        return float(_checked('Event.time_since',
-                              end.native.time_since, start.native))  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        """Pop the primary context from this thread if this adapter pushed it."""
-        if getattr(self._thread, 'bound', False):
-            self._thread.bound = False
-            _checked('Context.pop', self._drv.Context.pop)
+        self._bound_call('Event.synchronize', end.native.synchronize)
+        return float(self._bound_call('Event.time_since', end.native.time_since, start.native))

@@ -59,7 +59,7 @@ from dla_infer_ros.backends.tensorrt.runtime import (bind_address, create_contex
 from dla_infer_ros.errors import DlaInferError
 
 #: bumped when the cache key or the plan file meta change meaning
-CACHE_KEY_FORMAT = 1
+CACHE_KEY_FORMAT = 2
 _MIB = 1 << 20
 
 CudaFactory = Callable[[str, int], CudaApi]
@@ -81,6 +81,7 @@ class _Binding:
     tensor: IoTensor
     host: HostBuffer
     device: DeviceBuffer
+    view: np.ndarray  # the tensor's logical shape over ``host`` (strided when rows are padded)
 
 
 @dataclasses.dataclass
@@ -112,6 +113,7 @@ class TensorRtBackend(Backend):
                  dla_pools: Optional[DlaMemoryPools] = None,
                  tensorrt_module: Optional[ModuleType] = None,
                  cuda_factory: CudaFactory = create_cuda_api,
+                 tactic_sources: Optional[int] = None,
                  log: Optional[logging.Logger] = None) -> None:
         """
         Record what to run; nothing is loaded or allocated.
@@ -126,6 +128,8 @@ class TensorRtBackend(Backend):
             SRAM of ``options.dla_sram_mb``, TensorRT's defaults for the rest).
         :param tensorrt_module: the ``tensorrt`` module to use (default: import it).
         :param cuda_factory: creates the CUDA layer from (binding, device id).
+        :param tactic_sources: ``trt.TacticSource`` bit mask for builds (trtexec's
+            ``--tacticSources``); None keeps TensorRT's default.
         :param log: where build, cache and fallback messages go.
         """
         super().__init__(model_path, options)
@@ -138,6 +142,7 @@ class TensorRtBackend(Backend):
             managed_sram=self.options.dla_sram_mb * _MIB)
         self._trt_module = tensorrt_module
         self._cuda_factory = cuda_factory
+        self._tactic_sources = tactic_sources
         self._state: Optional[_Active] = None
         self._inputs: List[TensorSpec] = []
         self._outputs: List[TensorSpec] = []
@@ -160,7 +165,7 @@ class TensorRtBackend(Backend):
         state = self._state
         if state is None:
             return {}
-        return {binding.tensor.name: binding.host.array for binding in state.inputs}
+        return {binding.tensor.name: binding.view for binding in state.inputs}
 
     def describe(self) -> DeviceReport:
         """:return: requested and effective device, precision, engine origin, placement."""
@@ -194,11 +199,12 @@ class TensorRtBackend(Backend):
         check_supported(version)
         cuda = self._cuda_factory(self.options.cuda_binding, self.options.device_id)
         state = _Active(cuda=cuda, resources=Resources())
-        try:
-            self._open(trt, version, state)
-        except BaseException:
-            self._release(state)
-            raise
+        with cuda.bound():
+            try:
+                self._open(trt, version, state)
+            except BaseException:
+                self._release(state)
+                raise
         self._state = state
 
     def _open(self, trt: ModuleType, version: TrtVersion, state: _Active) -> None:
@@ -213,11 +219,12 @@ class TensorRtBackend(Backend):
         state.context = create_context(state.engine)
         tensors = io_tensors(trt, version, state.engine, state.context, self.options.batch_size)
         self._allocate(state, tensors)
-        placement, engine_view = self._placement(trt, state, source, device)
+        placement, planned = self._placement(trt, state, source, device)
+        effective, reason = _effective_device(device, placement, source)
         self._report = DeviceReport(
-            backend=self.name, requested=self.options.requested_device, effective=device.text,
-            fallback_reason=device.fallback_reason, placement=placement,
-            details=self._details(version, state, source, engine_view))
+            backend=self.name, requested=self.options.requested_device, effective=effective,
+            fallback_reason=reason, placement=placement,
+            details=self._details(version, state, source, planned, tensors))
         self._log.info(f'TensorRT engine ready: {self._report.summary()}; {placement.summary()}')
 
     def _obtain_plan(self, trt: ModuleType, version: TrtVersion, state: _Active,
@@ -254,15 +261,21 @@ class TensorRtBackend(Backend):
         major, minor = state.cuda.compute_capability()
         key = CacheKey.of({
             'format': CACHE_KEY_FORMAT, 'model_sha256': model_sha, 'tensorrt': version,
-            'compute_capability': f'{major}.{minor}', 'device': device.label,
+            'compute_capability': f'{major}.{minor}', 'device': device.engine_kind,
             'precision': precision.label, 'batch': options.batch_size,
             'gpu_fallback': options.allow_gpu_fallback if device.on_dla else 'n/a',
             'calibration': calibration.identity if calibration else 'none',
+            'workspace_mb': options.workspace_mb,
             'dla_pools': dataclasses.astuple(self._dla_pools) if device.on_dla else 'n/a',
+            'tactic_sources': 'default' if self._tactic_sources is None
+            else self._tactic_sources,
         })
-        stem = (f'{os.path.splitext(os.path.basename(self.model_path))[0]}.{device.label}.'
-                f'{precision.label}.b{options.batch_size}')
-        timing_path = os.path.join(cache.directory, f'timing.trt{version}.sm{major}{minor}.cache')
+        stem = (f'{os.path.splitext(os.path.basename(self.model_path))[0]}.'
+                f'{device.engine_kind}.{precision.label}.b{options.batch_size}')
+        # One timing cache per precision and device kind: TensorRT 8.5 refuses, in an FP16
+        # build, the cache an FP32 build of the same model wrote (a Myelin graph mismatch).
+        timing_path = os.path.join(cache.directory, f'timing.trt{version}.sm{major}{minor}.'
+                                   f'{device.engine_kind}.{precision.label}.cache')
 
         def build() -> Tuple[bytes, Dict[str, Any]]:
             return self._build(trt, version, state, device, precision, calibration, timing_path)
@@ -294,10 +307,11 @@ class TensorRtBackend(Backend):
             allow_gpu_fallback=self.options.allow_gpu_fallback,
             batch_size=self.options.batch_size, workspace_bytes=self.options.workspace_mb * _MIB,
             dla_pools=self._dla_pools, timing_cache_path=timing_path,
-            calibrator_factory=factory)
+            calibrator_factory=factory, tactic_sources=self._tactic_sources)
         result = build_plan(trt, state.trt_logger, request, self._log)
-        meta = {'placement': placement_to_meta(result.placement), 'device': device.label,
-                'precision': precision.label, 'tensorrt': str(version)}
+        meta = {'placement': placement_to_meta(result.placement),
+                'device': device.engine_kind, 'precision': precision.label,
+                'tensorrt': str(version)}
         return result.plan, meta
 
     def _deserialize(self, state: _Active, source: _PlanSource,
@@ -315,34 +329,52 @@ class TensorRtBackend(Backend):
     def _allocate(self, state: _Active, tensors: List[IoTensor]) -> None:
         cuda, track = state.cuda, state.resources.track
         for tensor in tensors:
-            host = track(cuda.host_buffer(tensor.shape, tensor.dtype))
+            host = track(cuda.host_buffer(tensor.storage_shape, tensor.dtype))
             device = track(cuda.device_buffer(tensor.nbytes))
             bind_address(state.context, tensor.name, device.ptr)
-            binding = _Binding(tensor, host, device)
+            binding = _Binding(tensor, host, device, tensor.view(host.array))
             (state.inputs if tensor.is_input else state.outputs).append(binding)
         state.stream = track(cuda.stream())
-        state.events = tuple(track(cuda.event()) for _ in range(4))
-        state.output_arrays = {b.tensor.name: b.host.array for b in state.outputs}
+        # start, after H2D, after compute: timing only; the last one is waited on, sleeping
+        # unless spin_wait asks to poll (trtexec --useSpinWait)
+        state.events = tuple(track(cuda.event()) for _ in range(3)) + (
+            track(cuda.event(blocking=not self.options.spin_wait)),)
+        state.output_arrays = {b.tensor.name: b.view for b in state.outputs}
         self._inputs = [_spec(b.tensor) for b in state.inputs]
         self._outputs = [_spec(b.tensor) for b in state.outputs]
 
     def _placement(self, trt: ModuleType, state: _Active, source: _PlanSource,
                    device: DeviceChoice) -> Tuple[LayerPlacement, LayerPlacement]:
-        """:return: (per-layer placement for the report, the engine inspector's view)."""
+        """
+        Read where the engine's layers run.
+
+        The engine inspector is the truth: TensorRT moves layers to the GPU during
+        the build (DLA subgraph limits, failed validation) beyond what
+        ``can_run_on_DLA`` predicted. The build-time prediction is kept beside it;
+        its ``fallen_back`` list names the network layers the DLA could not take.
+
+        :return: (the engine's placement, the build-time prediction or an empty one).
+        """
+        planned = placement_from_meta(source.meta.get('placement', {}))
         engine_view = LayerPlacement()
         try:
             state.inspector_json = engine_information(trt, state.engine)
             engine_view = placement_from_inspector(state.inspector_json, device.on_dla)
         except DlaInferError as e:  # the report is advisory; the engine itself is fine
             self._log.warning(f'engine inspector: {e}')
-        planned = placement_from_meta(source.meta.get('placement', {}))
-        return (planned if planned.layers else engine_view), engine_view
+        if not engine_view.layers:
+            return planned, planned
+        return dataclasses.replace(engine_view, fallen_back=planned.fallen_back), planned
 
     def _details(self, version: TrtVersion, state: _Active, source: _PlanSource,
-                 engine_view: LayerPlacement) -> Tuple[Tuple[str, str], ...]:
+                 planned: LayerPlacement,
+                 tensors: List[IoTensor]) -> Tuple[Tuple[str, str], ...]:
         details = [('tensorrt', str(version)), ('engine', source.path),
                    ('engine_source', source.origin), ('cuda_binding', state.cuda.name),
-                   ('engine_layers', engine_view.summary())]
+                   ('sync', 'spin' if self.options.spin_wait else 'blocking'),
+                   ('planned_placement', planned.summary()),
+                   ('io', ', '.join(f'{t.name} {t.dtype.name} {t.memory_format}'
+                                    for t in tensors))]
         if 'precision' in source.meta:
             details.append(('precision', str(source.meta['precision'])))
         return tuple(details)
@@ -353,14 +385,13 @@ class TensorRtBackend(Backend):
         state = self._state
         if state is None or state.stream is None:
             raise DlaInferError('tensorrt backend: not active')
-        with self._lock:
+        with self._lock, state.cuda.bound():
             cuda, stream = state.cuda, state.stream
             start, after_h2d, after_compute, end = state.events
-            cuda.bind_thread()
             for binding in state.inputs:
                 source = feed[binding.tensor.name]
-                if source is not binding.host.array:  # already there when written in place
-                    np.copyto(binding.host.array, source)
+                if source is not binding.view:  # already there when written in place
+                    np.copyto(binding.view, source)
             cuda.record(start, stream)
             for binding in state.inputs:
                 cuda.copy_htod_async(binding.device, binding.host, stream)
@@ -370,7 +401,7 @@ class TensorRtBackend(Backend):
             for binding in state.outputs:
                 cuda.copy_dtoh_async(binding.host, binding.device, stream)
             cuda.record(end, stream)
-            cuda.synchronize(stream)
+            cuda.wait(end)
             self._timings['h2d_ms'] = cuda.elapsed_ms(start, after_h2d)
             self._timings['compute_ms'] = cuda.elapsed_ms(after_h2d, after_compute)
             self._timings['d2h_ms'] = cuda.elapsed_ms(after_compute, end)
@@ -386,15 +417,40 @@ class TensorRtBackend(Backend):
     @staticmethod
     def _release(state: _Active) -> None:
         """Drop TensorRT objects (context, engine, runtime), then free CUDA resources."""
-        try:
-            if state.stream is not None and not state.stream.is_freed:
-                state.cuda.synchronize(state.stream)
-        finally:
-            state.context = state.engine = state.runtime = None
-            state.output_arrays = {}
-            state.resources.free_all()
-            state.cuda.close()
+        with state.cuda.bound():
+            try:
+                if state.stream is not None and not state.stream.is_freed:
+                    state.cuda.synchronize(state.stream)
+            finally:
+                state.context = state.engine = state.runtime = None
+                state.output_arrays = {}
+                state.inputs, state.outputs = [], []
+                state.resources.free_all()
+        state.cuda.close()
 
 
 def _spec(tensor: IoTensor) -> TensorSpec:
     return TensorSpec(tensor.name, tensor.shape, tensor.dtype)
+
+
+def _effective_device(choice: DeviceChoice, placement: LayerPlacement,
+                      source: _PlanSource) -> Tuple[str, str]:
+    """
+    Say what really runs the engine, from the engine itself where it tells.
+
+    A plan file (e.g. from trtexec) may have been built for the DLA while the
+    GPU was asked for, or the other way round: the engine's layers, else the
+    cache file's record, decide.
+
+    :return: (effective device text, the reason when it differs from the request).
+    """
+    if placement.layers:
+        engine_kind = 'DLA' if placement.counts().get('DLA') else 'GPU'
+    else:
+        engine_kind = str(source.meta.get('device', choice.engine_kind))
+    if engine_kind == choice.engine_kind:
+        return choice.text, choice.fallback_reason
+    if engine_kind == 'GPU':
+        return 'GPU', f'the engine {source.path} was built for the GPU'
+    return ('DLA (core chosen by TensorRT)',
+            f'the engine {source.path} was built for the DLA; set dla_core to pick the core')

@@ -24,6 +24,13 @@ persistent timing cache and, on TensorRT 10, a progress monitor. The layer
 placement is read from the configured builder before the build starts, so a
 DLA build without fallback that cannot succeed is refused with the list of
 layers at fault instead of TensorRT's generic error.
+
+A DLA engine without GPU fallback must not need the GPU even at its edges:
+converting FP32 input to the DLA's FP16 is a GPU reformat. So, as trtexec
+does, such a build sets ``DIRECT_IO`` and gives every network input and output
+the DLA's own I/O: FP16 in ``DLA_LINEAR`` (row-major, rows padded to 64
+bytes), which the backend binds through a strided view and the preprocessing
+writes directly.
 """
 
 import dataclasses
@@ -67,6 +74,8 @@ class BuildRequest:
     timing_cache_path: str = ''  # '' = no persistent timing cache
     #: input shape -> trt.IInt8EntropyCalibrator2 with error and close(); needed for INT8
     calibrator_factory: Optional[Callable[[Tuple[int, ...]], Any]] = None
+    #: bit mask of ``trt.TacticSource`` values; None keeps TensorRT's default
+    tactic_sources: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,8 +118,11 @@ def _build(trt: ModuleType, trt_logger: Any, request: BuildRequest,
         raise DlaInferError('TensorRT could not create a builder config')
     input_shapes = _pin_input_shapes(builder, network, config, request)
     _set_precision(trt, config, request)
-    _set_device(trt, config, request)
+    _set_device(trt, config, network, request)
     _set_memory(trt, config, request)
+    if request.tactic_sources is not None and not config.set_tactic_sources(
+            request.tactic_sources):
+        raise DlaInferError(f'TensorRT rejected tactic sources {request.tactic_sources:#x}')
     timing_cache = _attach_timing_cache(config, request.timing_cache_path, log)
     monitor = make_progress_monitor(trt, log) if version.has_progress_monitor else None
     if monitor is not None:
@@ -222,13 +234,22 @@ def _attach_calibrator(config: Any, request: BuildRequest,
     return calibrator
 
 
-def _set_device(trt: ModuleType, config: Any, request: BuildRequest) -> None:
+def _set_device(trt: ModuleType, config: Any, network: Any, request: BuildRequest) -> None:
     if not request.device.on_dla:
         return
     config.default_device_type = trt.DeviceType.DLA
     config.DLA_core = request.device.dla_core
     if request.allow_gpu_fallback:
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+        return
+    # DLA only: no GPU reformat at the edges either (see the module docstring).
+    config.set_flag(trt.BuilderFlag.DIRECT_IO)
+    dla_linear = 1 << int(trt.TensorFormat.DLA_LINEAR)
+    tensors = [network.get_input(i) for i in range(network.num_inputs)]
+    tensors += [network.get_output(i) for i in range(network.num_outputs)]
+    for tensor in tensors:
+        tensor.dtype = trt.DataType.HALF
+        tensor.allowed_formats = dla_linear
 
 
 def _set_memory(trt: ModuleType, config: Any, request: BuildRequest) -> None:

@@ -34,6 +34,8 @@ from dla_infer_ros.errors import DlaInferError
 
 #: engine layers that only move data between GPU and DLA memory
 _TRANSFER_LAYER = re.compile(r' (to nvm|from nvm|copy finish)$')
+#: engine layers that only convert a tensor between formats or precisions
+_REFORMAT_NAME = re.compile(r'^Reformatting CopyNode|^reformatted input|\bReformat\b')
 
 
 def placement_from_network(trt: ModuleType, config: Any, network: Any,
@@ -82,7 +84,10 @@ def placement_from_inspector(info_json: str, on_dla: bool) -> LayerPlacement:
     ``LayerType`` may name the DLA; otherwise only names are listed. In an
     engine built for the DLA, ``{ForeignNode[...]}`` layers are DLA loadables
     (on the GPU the same name marks Myelin subgraphs, whose LayerType says
-    so). Transfer layers between GPU and DLA memory are not counted.
+    so). Reformat layers (``LayerType`` ``Reformat``) and the transfers between
+    GPU and DLA memory are listed apart in ``reformats``; those transfers also
+    mark an engine as a DLA engine when ``on_dla`` was not known (a plan file
+    loaded without a DLA core).
 
     :param info_json: ``get_engine_information(LayerInformationFormat.JSON)``.
     :param on_dla: whether the engine was deserialized for a DLA core.
@@ -94,15 +99,21 @@ def placement_from_inspector(info_json: str, on_dla: bool) -> LayerPlacement:
     except (ValueError, KeyError, TypeError) as e:
         raise DlaInferError(f'unreadable engine inspector output ({e})') from e
     layers: List[Tuple[str, str]] = []
+    reformats: List[str] = []
+    names = [str(e.get('Name', '')) if isinstance(e, dict) else str(e) for e in entries]
+    # GPU<->DLA memory transfers exist only in engines with DLA loadables
+    on_dla = on_dla or any(_TRANSFER_LAYER.search(name) for name in names)
     for entry in entries:
         name = str(entry.get('Name', '')) if isinstance(entry, dict) else str(entry)
-        if _TRANSFER_LAYER.search(name):
-            continue
         layer_type = str(entry.get('LayerType', '')) if isinstance(entry, dict) else ''
+        if (_TRANSFER_LAYER.search(name) or layer_type.lower() == 'reformat'
+                or (not layer_type and _REFORMAT_NAME.search(name))):
+            reformats.append(name)
+            continue
         on_dla_layer = 'dla' in layer_type.lower() or (
             on_dla and name.startswith('{ForeignNode[') and layer_type.lower() != 'myelin')
         layers.append((name, 'DLA' if on_dla_layer else 'GPU'))
-    return LayerPlacement(tuple(layers))
+    return LayerPlacement(tuple(layers), reformats=tuple(reformats))
 
 
 def placement_to_meta(placement: LayerPlacement) -> Dict[str, Any]:

@@ -40,8 +40,19 @@ class DeviceChoice:
 
     @property
     def label(self) -> str:
-        """:return: ``GPU`` or ``DLA0``, ``DLA1`` (used in cache keys and file names)."""
+        """:return: ``GPU`` or ``DLA0``, ``DLA1``."""
         return f'DLA{self.dla_core}' if self.on_dla else 'GPU'
+
+    @property
+    def engine_kind(self) -> str:
+        """
+        Name what an engine is built for: ``GPU`` or ``DLA``.
+
+        A DLA plan runs on any core (the runtime's ``DLA_core`` picks it at
+        load), so cache keys and file names use this, not :attr:`label`: two
+        nodes on two cores share one build and one INT8 calibration.
+        """
+        return 'DLA' if self.on_dla else 'GPU'
 
     @property
     def text(self) -> str:

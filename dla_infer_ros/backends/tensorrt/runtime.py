@@ -18,9 +18,16 @@ Deserialize a plan and run it through TensorRT's name-based I/O API.
 
 ``num_io_tensors`` / ``get_tensor_name`` / ``set_tensor_address`` /
 ``execute_async_v3`` exist from TensorRT 8.5 and are the only I/O API in 10,
-so one code path serves 8.5 to 10.x. The runtime's DLA core is set before
-deserializing: a plan built for DLA core 1 otherwise runs on core 0. Every
-boolean TensorRT returns is checked.
+so one code path serves 8.5, 8.6 and 10.x. The runtime's DLA core is set
+before deserializing: a plan built for DLA core 1 otherwise runs on core 0.
+Every boolean TensorRT returns is checked.
+
+Each I/O tensor's memory format is read from the engine: ``LINEAR`` is plain
+row-major; ``DLA_LINEAR`` (what a DLA-only engine reads and writes) pads each
+innermost row to 64 bytes, which :class:`IoTensor` describes as a storage
+shape and a logical view; vectorised formats (``CHW16``, ``HWC8``, ...) are
+refused with the reason, since binding them as row-major would silently
+produce wrong results.
 """
 
 import dataclasses
@@ -34,19 +41,41 @@ from dla_infer_ros.backends.tensorrt.logging_bridge import recent_errors_text
 from dla_infer_ros.errors import DlaInferError
 
 
+#: memory formats whose elements sit in row-major order (rows may be padded)
+LINEAR_FORMATS = ('LINEAR', 'DLA_LINEAR')
+#: DLA_LINEAR rows start every 64 bytes
+_DLA_ROW_ALIGNMENT = 64
+
+
 @dataclasses.dataclass(frozen=True)
 class IoTensor:
-    """One engine input or output, with its concrete shape."""
+    """One engine input or output: concrete shape, element type and memory format."""
 
     name: str
     is_input: bool
     shape: Tuple[int, ...]
     dtype: np.dtype
+    memory_format: str = 'LINEAR'  # TensorFormat member name
+
+    @property
+    def storage_shape(self) -> Tuple[int, ...]:
+        """:return: the shape of the memory: ``shape`` with DLA_LINEAR rows padded."""
+        if self.memory_format != 'DLA_LINEAR' or not self.shape:
+            return self.shape
+        per_row = _DLA_ROW_ALIGNMENT // self.dtype.itemsize
+        width = -(-self.shape[-1] // per_row) * per_row
+        return self.shape[:-1] + (width,)
 
     @property
     def nbytes(self) -> int:
-        """:return: size of the tensor in bytes."""
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        """:return: the size of the tensor's memory in bytes, padding included."""
+        return int(np.prod(self.storage_shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def view(self, storage: np.ndarray) -> np.ndarray:
+        """:return: the logical ``shape`` view of ``storage`` (no copy; strided if padded)."""
+        if storage.shape == self.shape:
+            return storage
+        return storage[..., :self.shape[-1]]
 
 
 def create_runtime(trt: ModuleType, trt_logger: Any) -> Any:
@@ -123,13 +152,31 @@ def create_context(engine: Any) -> Any:
     return context
 
 
+def tensor_format(trt: ModuleType, engine: Any, name: str) -> str:
+    """
+    Read the memory format of an engine tensor and refuse the ones not bound row-major.
+
+    :return: ``LINEAR`` or ``DLA_LINEAR``.
+    :raises DlaInferError: for vectorised or channel-last formats, naming the format.
+    """
+    fmt = engine.get_tensor_format(name)
+    text = str(getattr(fmt, 'name', fmt)).split('.')[-1]
+    if text in LINEAR_FORMATS:
+        return text
+    raise DlaInferError(
+        f'engine tensor {name!r} uses the {text} memory format '
+        f'({engine.get_tensor_format_desc(name)}); this backend binds row-major tensors only '
+        f'({" and ".join(LINEAR_FORMATS)}): rebuild the engine with linear I/O '
+        '(trtexec: leave out --inputIOFormats/--outputIOFormats, or give fp32:chw / fp16:chw)')
+
+
 def io_tensors(trt: ModuleType, version: TrtVersion, engine: Any, context: Any,
                batch_size: int) -> List[IoTensor]:
     """
     List the engine's inputs and outputs, fixing any dynamic input batch.
 
-    :raises DlaInferError: when TensorRT rejects an input shape or an output
-        shape stays unknown.
+    :raises DlaInferError: when TensorRT rejects an input shape, an output
+        shape stays unknown, or a tensor's memory format cannot be bound.
     """
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     modes: Dict[str, bool] = {
@@ -147,7 +194,8 @@ def io_tensors(trt: ModuleType, version: TrtVersion, engine: Any, context: Any,
         if any(d < 0 for d in shape):
             raise DlaInferError(f'tensor {name!r} has an unresolved shape {list(shape)}')
         dtype = numpy_dtype(trt, version, engine.get_tensor_dtype(name))
-        tensors.append(IoTensor(name, modes[name], shape, dtype))
+        tensors.append(IoTensor(name, modes[name], shape, dtype,
+                                tensor_format(trt, engine, name)))
     return tensors
 
 
