@@ -24,12 +24,20 @@ An implementation of :class:`CudaApi` creates them and moves data between them.
 
 import abc
 import importlib
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple, TYPE_CHECKING, TypeVar,
+                    Union)
 
 import numpy as np
-from numpy.typing import DTypeLike
 
 from dla_infer_ros.errors import DlaInferError
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike as DTypeLike
+else:
+    try:
+        from numpy.typing import DTypeLike
+    except ImportError:  # numpy < 1.20 (Ubuntu 20.04, JetPack 5) has no numpy.typing
+        DTypeLike = Any
 
 #: binding name -> (module, class) implementing :class:`CudaApi` with it
 CUDA_BINDINGS: Dict[str, Tuple[str, str]] = {
