@@ -32,9 +32,9 @@ import threading
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
-from numpy.typing import DTypeLike
 
 from dla_infer_ros.backends.cuda import CudaApi, DeviceBuffer, Event, HostBuffer, Stream
+from dla_infer_ros.backends.cuda.interface import DTypeLike
 from dla_infer_ros.errors import DlaInferError
 
 

@@ -38,7 +38,10 @@ def graph(nodes: Sequence[Any], inputs: Dict[str, Sequence[Any]],
         list(nodes), 'rule',
         [helper.make_tensor_value_info(name, dtype, list(shape))
          for name, shape in inputs.items()],
-        [helper.make_tensor_value_info(nodes[-1].output[0], dtype, None)], initializers)
+        # The output's type is left to shape inference: Equal gives bool, ArgMax int64, and
+        # onnx < 1.16 refuses a declared type that differs from the inferred one.
+        [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.UNDEFINED, None)],
+        initializers)
     return helper.make_model(model_graph, opset_imports=[helper.make_opsetid('', opset)])
 
 

@@ -27,11 +27,10 @@ from types import ModuleType
 from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
-from numpy.typing import DTypeLike
 
 from dla_infer_ros._optional import require
-from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, Event, HostBuffer,
-                                                   Stream)
+from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, DTypeLike, Event,
+                                                   HostBuffer, Stream)
 from dla_infer_ros.errors import DlaInferError
 
 _cudart: Optional[ModuleType] = None

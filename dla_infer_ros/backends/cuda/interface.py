@@ -26,12 +26,20 @@ import abc
 import contextlib
 import importlib
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TYPE_CHECKING,
+                    TypeVar, Union)
 
 import numpy as np
-from numpy.typing import DTypeLike
 
 from dla_infer_ros.errors import DlaInferError
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike as DTypeLike
+else:
+    try:
+        from numpy.typing import DTypeLike
+    except ImportError:  # numpy < 1.20 (Ubuntu 20.04, JetPack 5) has no numpy.typing
+        DTypeLike = Any
 
 #: binding name -> (module, class) implementing :class:`CudaApi` with it
 CUDA_BINDINGS: Dict[str, Tuple[str, str]] = {

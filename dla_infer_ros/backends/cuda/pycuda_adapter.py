@@ -29,11 +29,10 @@ from types import ModuleType
 from typing import Any, Callable, Sequence, Tuple, TypeVar
 
 import numpy as np
-from numpy.typing import DTypeLike
 
 from dla_infer_ros._optional import require
-from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, Event, HostBuffer,
-                                                   Stream)
+from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, DTypeLike, Event,
+                                                   HostBuffer, Stream)
 from dla_infer_ros.errors import DlaInferError
 
 T = TypeVar('T')
