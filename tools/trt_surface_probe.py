@@ -30,6 +30,7 @@ Commands (the result is JSON on stdout):
               the backend's activation up to the first call that needs libnvinfer.
 """
 
+import contextlib
 import importlib
 import json
 import logging
@@ -37,7 +38,7 @@ import os
 import re
 import sys
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 trt = importlib.import_module(os.environ.get('TRT_PROBE_MODULE', 'tensorrt_bindings'))
 sys.modules['tensorrt'] = trt  # the backend imports 'tensorrt'
@@ -255,6 +256,10 @@ def _activate_backend() -> str:
         """NoCuda."""
 
         name = 'none'
+
+        @contextlib.contextmanager
+        def bound(self) -> Iterator[None]:
+            yield
 
         def compute_capability(self) -> Any:
             return (8, 7)
