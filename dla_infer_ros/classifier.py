@@ -53,7 +53,7 @@ class Classifier:
         :param top_k: results per image.
         :param score_threshold: minimum score of a result.
         :param backend_kwargs: extra keyword arguments of the backend class (e.g. the
-            TensorRT backend's ``tactic_sources``).
+            TensorRT backend's ``log``).
         """
         self.contract = contract
         self.options = options or BackendOptions()

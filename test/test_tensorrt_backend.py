@@ -91,7 +91,9 @@ def test_gpu_build_runs_and_reports(fake: Any, model: str, tmp_path: Any) -> Non
         assert (report.requested, report.effective, report.fell_back) == ('GPU', 'GPU', False)
         assert report.placement.counts() == {'GPU': 4}
         assert dict(report.details)['engine_source'] == 'built'
-        assert backend.last_timings() == {'h2d_ms': 0.5, 'compute_ms': 0.5, 'd2h_ms': 0.5}
+        timings = backend.last_timings()
+        assert timings.pop('enqueue_ms') >= 0.0  # CPU time in execute_async_v3
+        assert timings == {'h2d_ms': 0.5, 'compute_ms': 0.5, 'd2h_ms': 0.5}
     config = world.configs[0]
     assert flags_of(trt, config) == []
     assert config.default_device_type == trt.DeviceType.GPU
@@ -725,9 +727,14 @@ def test_plan_files_report_the_device_they_were_built_for(fake: Any, model: str,
 
 def test_tactic_sources_reach_the_builder_and_key_the_cache(fake: Any, model: str,
                                                             tmp_path: Any) -> None:
-    _, world = fake
-    for sources in (None, 0, 0):
-        with make_backend(fake, model, tmp_path, _backend_kwargs={'tactic_sources': sources}):
+    trt, world = fake
+    for sources in (None, (), (), ('CUBLAS_LT', 'JIT_CONVOLUTIONS')):
+        with make_backend(fake, model, tmp_path, tactic_sources=sources):
             pass
-    assert [e for e in world.events if e[0] == 'tactic_sources'] == [('tactic_sources', 0)]
-    assert world.builds == 2
+    lt, jit = (1 << int(getattr(trt.TacticSource, n)) for n in ('CUBLAS_LT', 'JIT_CONVOLUTIONS'))
+    assert [e for e in world.events if e[0] == 'tactic_sources'] == [
+        ('tactic_sources', 0), ('tactic_sources', lt | jit)]
+    assert world.builds == 3
+    with pytest.raises(DlaInferError, match=r"tactic sources \['CUDA'\] requested; TensorRT "
+                                            r'.* has CUBLAS, CUBLAS_LT, CUDNN'):
+        make_backend(fake, model, tmp_path, tactic_sources=('CUDA',)).activate()

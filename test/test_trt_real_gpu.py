@@ -23,10 +23,11 @@ INT8 (calibrated from the test photos) and compared with ONNX Runtime on the
 CPU; the small digits model serves the engine cache, calibration cache, plan
 file, memory and thread checks, which need many builds or runs.
 
-``DLA_INFER_ROS_TEST_TACTIC_SOURCES`` (an integer mask) restricts the builder's
-tactic sources, for machines whose cuBLAS/cuDNN cannot be used; unset, the
-TensorRT default applies. ``DLA_INFER_ROS_TEST_REPORT`` names a file that
-receives one JSON line per measurement.
+``DLA_INFER_ROS_TEST_TACTIC_SOURCES`` (comma-separated names, or ``none`` for
+TensorRT's own kernels only) restricts the builder's tactic sources, for machines
+whose cuBLAS/cuDNN cannot be used; unset, the TensorRT default applies.
+``DLA_INFER_ROS_TEST_REPORT`` names a file that receives one JSON line per
+measurement.
 """
 
 import dataclasses
@@ -65,8 +66,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, 'data')
 PHOTOS = sorted(glob.glob(os.path.join(DATA, '*.jpg')))
 DIGITS = os.path.join(DATA, 'digits_mlp.onnx')
-_TACTICS = os.environ.get('DLA_INFER_ROS_TEST_TACTIC_SOURCES', '')
-TACTICS: Optional[int] = int(_TACTICS, 0) if _TACTICS else None
+_TACTICS = os.environ.get('DLA_INFER_ROS_TEST_TACTIC_SOURCES')
+TACTICS: Optional[Tuple[str, ...]] = None if _TACTICS is None else tuple(
+    n.strip() for n in _TACTICS.split(',') if n.strip() and n.strip().lower() != 'none')
 LOG = logging.getLogger('test.trt_real_gpu')
 
 
@@ -125,7 +127,16 @@ def _logits(classifier: Classifier) -> np.ndarray:
 
 
 def trt_options(cache_dir: str, **kwargs: Any) -> BackendOptions:
-    return BackendOptions(engine_cache_dir=cache_dir, **kwargs)
+    return BackendOptions(engine_cache_dir=cache_dir, tactic_sources=TACTICS, **kwargs)
+
+
+def tactic_mask(trt: Any) -> int:
+    """:return: TACTICS as the bit mask ``IBuilderConfig.set_tactic_sources`` takes."""
+    assert TACTICS is not None
+    mask = 0
+    for name in TACTICS:
+        mask |= 1 << int(getattr(trt.TacticSource, name))
+    return mask
 
 
 @pytest.fixture(scope='module')
@@ -142,7 +153,7 @@ def efficientnet(engines: Dict[str, Classifier], cache_dir: str, precision: str,
     if precision not in engines:
         options = trt_options(cache_dir, precision=precision, calibration_dir=calibration_dir)
         classifier = Classifier(default_contract(), 'tensorrt', options,
-                                backend_kwargs={'tactic_sources': TACTICS, 'log': LOG})
+                                backend_kwargs={'log': LOG})
         started = time.perf_counter()
         classifier.activate()
         report(what='activate', model='efficientnet_lite0', precision=precision,
@@ -236,8 +247,7 @@ class CountingSource:
 
 def digits_backend(cache_dir: str, **kwargs: Any) -> TensorRtBackend:
     extra = {k: kwargs.pop(k) for k in ('calibration_source',) if k in kwargs}
-    return TensorRtBackend(DIGITS, trt_options(cache_dir, **kwargs), tactic_sources=TACTICS,
-                           log=LOG, **extra)
+    return TensorRtBackend(DIGITS, trt_options(cache_dir, **kwargs), log=LOG, **extra)
 
 
 def digits_input(backend: TensorRtBackend, seed: int = 1) -> np.ndarray:
@@ -308,7 +318,7 @@ def build_raw_plan(path: str, input_format: str = 'LINEAR', half_input: bool = F
     assert parser.parse_from_file(DIGITS)
     config = builder.create_builder_config()
     if TACTICS is not None:
-        assert config.set_tactic_sources(TACTICS)
+        assert config.set_tactic_sources(tactic_mask(trt))
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
     if half_input or input_format != 'LINEAR':
         config.set_flag(trt.BuilderFlag.FP16)
@@ -368,8 +378,8 @@ def test_ten_thousand_inferences_without_device_memory_growth(
     def factory(name: str, device: int) -> CudaApi:
         apis.append(create_cuda_api(name, device))
         return apis[-1]
-    with TensorRtBackend(default_contract().model_path, options, tactic_sources=TACTICS,
-                         cuda_factory=factory, log=LOG) as backend:
+    with TensorRtBackend(default_contract().model_path, options, cuda_factory=factory,
+                         log=LOG) as backend:
         preprocessor = Preprocessor(default_contract().input_contract)
         preprocessor.write_into(backend.input_buffers()['input'])
         preprocessor.process(photos[0][1], 'BGR')
@@ -429,7 +439,7 @@ def build_heavy_plan(path: str) -> None:
     network.mark_output(pooled.get_output(0))
     config = builder.create_builder_config()
     if TACTICS is not None:
-        assert config.set_tactic_sources(TACTICS)
+        assert config.set_tactic_sources(tactic_mask(trt))
     plan = builder.build_serialized_network(network, config)
     assert plan is not None
     with open(path, 'wb') as f:
@@ -441,8 +451,9 @@ def measure_sync(model: str, binding: str, runs: int,
     """:return: (CPU, wall) ms per inference, blocking and spinning."""
     measured = {}
     for spin in (False, True):
-        options = BackendOptions(cuda_binding=binding, spin_wait=spin, **kwargs)
-        with TensorRtBackend(model, options, tactic_sources=TACTICS, log=LOG) as backend:
+        options = BackendOptions(cuda_binding=binding, spin_wait=spin, tactic_sources=TACTICS,
+                                 **kwargs)
+        with TensorRtBackend(model, options, log=LOG) as backend:
             assert dict(backend.describe().details)['sync'] == ('spin' if spin else 'blocking')
             measured['spin' if spin else 'blocking'] = cpu_and_wall_per_inference(backend, runs)
     return measured
@@ -478,8 +489,8 @@ def test_inference_thread_that_exits_leaves_no_context_behind(binding: str,
         from dla_infer_ros.backends import BackendOptions
         from dla_infer_ros.backends.tensorrt import TensorRtBackend
         backend = TensorRtBackend({DIGITS!r}, BackendOptions(
-            engine_cache_dir={str(tmp_path)!r}, cuda_binding={binding!r}),
-            tactic_sources={TACTICS!r})
+            engine_cache_dir={str(tmp_path)!r}, cuda_binding={binding!r},
+            tactic_sources={TACTICS!r}))
         backend.activate()
         def serve():
             spec = backend.inputs[0]

@@ -73,6 +73,9 @@ class BackendOptions:
     dla_sram_mb: int = 0
     cuda_binding: str = 'cuda-python'
     spin_wait: bool = False
+    #: TensorRT tactic sources allowed in builds (trtexec --tacticSources), e.g.
+    #: ('CUBLAS_LT',); () allows TensorRT's own kernels only; None keeps TensorRT's default
+    tactic_sources: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
         """Reject impossible values with a message naming them."""
@@ -94,6 +97,10 @@ class BackendOptions:
                                 "TensorRT default or a power of two (Orin's DLA has 1 MiB a core)")
         if self.device_id < 0:
             raise DlaInferError(f'device_id={self.device_id} requested; must be >= 0')
+        if self.tactic_sources is not None and not all(
+                isinstance(n, str) and n.isidentifier() for n in self.tactic_sources):
+            raise DlaInferError(f'tactic_sources={self.tactic_sources!r} requested; give '
+                                "names such as ('CUBLAS_LT', 'JIT_CONVOLUTIONS') or ()")
         if self.cuda_binding not in ('cuda-python', 'pycuda'):
             raise DlaInferError(f'cuda_binding={self.cuda_binding!r} requested; '
                                 "choose 'cuda-python' or 'pycuda'")

@@ -21,10 +21,10 @@ imports it on :meth:`~dla_infer_ros.backends.base.Backend.activate`. Every
 TensorRT name the package uses is listed in :mod:`.api_surface`.
 """
 
-from dla_infer_ros.backends.tensorrt.backend import TensorRtBackend
+from dla_infer_ros.backends.tensorrt.backend import dla_core_count, TensorRtBackend
 from dla_infer_ros.backends.tensorrt.builder import DlaMemoryPools
 from dla_infer_ros.backends.tensorrt.calibrator import (BatchSource, FolderBatchSource,
                                                         Preprocess)
 
 __all__ = ['BatchSource', 'DlaMemoryPools', 'FolderBatchSource', 'Preprocess',
-           'TensorRtBackend']
+           'TensorRtBackend', 'dla_core_count']

@@ -67,7 +67,8 @@ USED_API: Tuple[ApiUse, ...] = (
     ApiUse('tensorrt', '__version__', 'class'),
     *_members('tensorrt', 'class', 'Builder', 'BuilderFlag', 'DataType', 'DeviceType',
               'IInt8EntropyCalibrator2', 'ILogger', 'LayerInformationFormat', 'MemoryPoolType',
-              'OnnxParser', 'ProfilingVerbosity', 'Runtime', 'TensorFormat', 'TensorIOMode'),
+              'OnnxParser', 'ProfilingVerbosity', 'Runtime', 'TacticSource', 'TensorFormat',
+              'TensorIOMode'),
     ApiUse('tensorrt', 'NetworkDefinitionCreationFlag', 'class', before=(10, 0)),
     ApiUse('tensorrt', 'IProgressMonitor', 'class', since=(10, 0)),
     # enum values

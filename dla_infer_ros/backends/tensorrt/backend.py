@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import os
 import threading
+import time
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -53,9 +54,10 @@ from dla_infer_ros.backends.tensorrt.placement import (engine_information,
                                                        placement_from_meta, placement_to_meta)
 from dla_infer_ros.backends.tensorrt.policy import (choose_device, choose_precision,
                                                     DeviceChoice, PrecisionChoice)
-from dla_infer_ros.backends.tensorrt.runtime import (bind_address, create_context,
-                                                     create_runtime, deserialize, execute,
-                                                     io_tensors, IoTensor, PlanRejectedError)
+from dla_infer_ros.backends.tensorrt.runtime import (bind_address, count_dla_cores,
+                                                     create_context, create_runtime,
+                                                     deserialize, execute, io_tensors, IoTensor,
+                                                     PlanRejectedError)
 from dla_infer_ros.errors import DlaInferError
 
 #: bumped when the cache key or the plan file meta change meaning
@@ -102,6 +104,17 @@ class _Active:
     inspector_json: str = ''
 
 
+def dla_core_count(tensorrt_module: Optional[ModuleType] = None) -> int:
+    """
+    Count the DLA cores of this device, as the backend would see them.
+
+    :param tensorrt_module: the ``tensorrt`` module to ask (default: import it).
+    :raises DlaInferError: when TensorRT is missing or cannot create a runtime.
+    """
+    trt = tensorrt_module if tensorrt_module is not None else load_tensorrt()
+    return count_dla_cores(trt, make_logger(trt, logging.getLogger('dla_infer_ros.tensorrt')))
+
+
 class TensorRtBackend(Backend):
     """TensorRT on the GPU or a DLA core, with engine cache and placement report."""
 
@@ -113,7 +126,6 @@ class TensorRtBackend(Backend):
                  dla_pools: Optional[DlaMemoryPools] = None,
                  tensorrt_module: Optional[ModuleType] = None,
                  cuda_factory: CudaFactory = create_cuda_api,
-                 tactic_sources: Optional[int] = None,
                  log: Optional[logging.Logger] = None) -> None:
         """
         Record what to run; nothing is loaded or allocated.
@@ -128,8 +140,6 @@ class TensorRtBackend(Backend):
             SRAM of ``options.dla_sram_mb``, TensorRT's defaults for the rest).
         :param tensorrt_module: the ``tensorrt`` module to use (default: import it).
         :param cuda_factory: creates the CUDA layer from (binding, device id).
-        :param tactic_sources: ``trt.TacticSource`` bit mask for builds (trtexec's
-            ``--tacticSources``); None keeps TensorRT's default.
         :param log: where build, cache and fallback messages go.
         """
         super().__init__(model_path, options)
@@ -142,12 +152,12 @@ class TensorRtBackend(Backend):
             managed_sram=self.options.dla_sram_mb * _MIB)
         self._trt_module = tensorrt_module
         self._cuda_factory = cuda_factory
-        self._tactic_sources = tactic_sources
         self._state: Optional[_Active] = None
         self._inputs: List[TensorSpec] = []
         self._outputs: List[TensorSpec] = []
         self._report = DeviceReport(self.name, self.options.requested_device, 'not active')
-        self._timings: Dict[str, float] = {'h2d_ms': 0.0, 'compute_ms': 0.0, 'd2h_ms': 0.0}
+        self._timings: Dict[str, float] = dict.fromkeys(
+            ('h2d_ms', 'compute_ms', 'd2h_ms', 'enqueue_ms'), 0.0)
         self._lock = threading.Lock()
 
     @property
@@ -177,7 +187,12 @@ class TensorRtBackend(Backend):
         return self
 
     def last_timings(self) -> Dict[str, float]:
-        """:return: ``h2d_ms``, ``compute_ms``, ``d2h_ms`` of the last run (CUDA events)."""
+        """
+        Give the stage times of the last run.
+
+        :return: ``h2d_ms``, ``compute_ms``, ``d2h_ms`` (CUDA events) and ``enqueue_ms``
+            (CPU time in ``execute_async_v3``, trtexec's enqueue time).
+        """
         return dict(self._timings)
 
     def engine_information(self) -> str:
@@ -267,8 +282,8 @@ class TensorRtBackend(Backend):
             'calibration': calibration.identity if calibration else 'none',
             'workspace_mb': options.workspace_mb,
             'dla_pools': dataclasses.astuple(self._dla_pools) if device.on_dla else 'n/a',
-            'tactic_sources': 'default' if self._tactic_sources is None
-            else self._tactic_sources,
+            'tactic_sources': 'default' if options.tactic_sources is None
+            else sorted(options.tactic_sources),
         })
         stem = (f'{os.path.splitext(os.path.basename(self.model_path))[0]}.'
                 f'{device.engine_kind}.{precision.label}.b{options.batch_size}')
@@ -307,7 +322,7 @@ class TensorRtBackend(Backend):
             allow_gpu_fallback=self.options.allow_gpu_fallback,
             batch_size=self.options.batch_size, workspace_bytes=self.options.workspace_mb * _MIB,
             dla_pools=self._dla_pools, timing_cache_path=timing_path,
-            calibrator_factory=factory, tactic_sources=self._tactic_sources)
+            calibrator_factory=factory, tactic_sources=self.options.tactic_sources)
         result = build_plan(trt, state.trt_logger, request, self._log)
         meta = {'placement': placement_to_meta(result.placement),
                 'device': device.engine_kind, 'precision': precision.label,
@@ -396,7 +411,9 @@ class TensorRtBackend(Backend):
             for binding in state.inputs:
                 cuda.copy_htod_async(binding.device, binding.host, stream)
             cuda.record(after_h2d, stream)
+            enqueue_started = time.perf_counter()
             execute(state.context, stream.handle, state.trt_logger)
+            enqueue_ms = (time.perf_counter() - enqueue_started) * 1e3
             cuda.record(after_compute, stream)
             for binding in state.outputs:
                 cuda.copy_dtoh_async(binding.host, binding.device, stream)
@@ -405,6 +422,7 @@ class TensorRtBackend(Backend):
             self._timings['h2d_ms'] = cuda.elapsed_ms(start, after_h2d)
             self._timings['compute_ms'] = cuda.elapsed_ms(after_h2d, after_compute)
             self._timings['d2h_ms'] = cuda.elapsed_ms(after_compute, end)
+            self._timings['enqueue_ms'] = enqueue_ms
             return state.output_arrays
 
     def _deactivate_impl(self) -> None:

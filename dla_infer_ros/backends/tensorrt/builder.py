@@ -74,8 +74,8 @@ class BuildRequest:
     timing_cache_path: str = ''  # '' = no persistent timing cache
     #: input shape -> trt.IInt8EntropyCalibrator2 with error and close(); needed for INT8
     calibrator_factory: Optional[Callable[[Tuple[int, ...]], Any]] = None
-    #: bit mask of ``trt.TacticSource`` values; None keeps TensorRT's default
-    tactic_sources: Optional[int] = None
+    #: ``trt.TacticSource`` names allowed; () only TensorRT's own kernels; None its default
+    tactic_sources: Optional[Tuple[str, ...]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,9 +120,8 @@ def _build(trt: ModuleType, trt_logger: Any, request: BuildRequest,
     _set_precision(trt, config, request)
     _set_device(trt, config, network, request)
     _set_memory(trt, config, request)
-    if request.tactic_sources is not None and not config.set_tactic_sources(
-            request.tactic_sources):
-        raise DlaInferError(f'TensorRT rejected tactic sources {request.tactic_sources:#x}')
+    if request.tactic_sources is not None:
+        _set_tactic_sources(trt, config, request.tactic_sources)
     timing_cache = _attach_timing_cache(config, request.timing_cache_path, log)
     monitor = make_progress_monitor(trt, log) if version.has_progress_monitor else None
     if monitor is not None:
@@ -250,6 +249,19 @@ def _set_device(trt: ModuleType, config: Any, network: Any, request: BuildReques
     for tensor in tensors:
         tensor.dtype = trt.DataType.HALF
         tensor.allowed_formats = dla_linear
+
+
+def _set_tactic_sources(trt: ModuleType, config: Any, names: Tuple[str, ...]) -> None:
+    known = sorted(name for name in dir(trt.TacticSource) if name.isupper())
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise DlaInferError(f'tactic sources {unknown} requested; TensorRT '
+                            f'{tensorrt_version(trt)} has {", ".join(known)}')
+    mask = 0
+    for name in names:
+        mask |= 1 << int(getattr(trt.TacticSource, name))
+    if not config.set_tactic_sources(mask):
+        raise DlaInferError(f'TensorRT rejected tactic sources {list(names)}')
 
 
 def _set_memory(trt: ModuleType, config: Any, request: BuildRequest) -> None:
