@@ -42,6 +42,7 @@ setup(
             'classifier = dla_infer_ros.nodes.classifier_node:main',
             'classify_image = dla_infer_ros.cli.classify_image:main',
             'dispatcher = dla_infer_ros.nodes.dispatcher_node:main',
+            'dla_bench = dla_infer_ros.cli.dla_bench:main',
             'dla_check = dla_infer_ros.cli.dla_check:main',
             'dla_zoo = dla_infer_ros.cli.dla_zoo:main',
             'image_source = dla_infer_ros.nodes.image_source_node:main',

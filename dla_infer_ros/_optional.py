@@ -36,6 +36,8 @@ INSTALL_HINTS: Dict[str, str] = {
     'cuda.bindings.runtime': 'pip install cuda-python (NVIDIA CUDA Python bindings)',
     'pycuda.driver': 'pip install pycuda (builds against the local CUDA toolkit)',
     'cv2': 'pip install opencv-python-headless (or apt install python3-opencv)',
+    'matplotlib': 'pip install matplotlib (or apt install python3-matplotlib)',
+    'matplotlib.pyplot': 'pip install matplotlib (or apt install python3-matplotlib)',
 }
 
 

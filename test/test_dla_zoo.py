@@ -131,6 +131,24 @@ def test_write_saves_a_loadable_model(tmp_path: Any) -> None:
     onnx.checker.check_model(path)
 
 
+@pytest.mark.parametrize('name, order, shape', [
+    ('lenet', 'GRAY', (1, 28, 28)), ('alexnet', 'BGR', (3, 227, 227))])
+def test_write_adds_a_contract_the_classifier_uses(tmp_path: Any, name: str, order: str,
+                                                   shape: Any) -> None:
+    pytest.importorskip('onnxruntime', reason='onnxruntime is not installed')
+    from dla_infer_ros.classifier import Classifier
+    from dla_infer_ros.model_contract import resolve_model
+    contract = resolve_model(zoo.write(name, str(tmp_path), weights='random'))
+    spec = contract.input_contract
+    assert (spec.name, spec.channel_order, (spec.channels, spec.height, spec.width)) == (
+        'data', order, shape)
+    assert (contract.output_name, contract.output_kind) == ('prob', 'probabilities')
+    image = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    with Classifier(contract, 'onnxruntime', top_k=3) as classifier:
+        results = classifier.classify([image], 'BGR')[0]
+    assert len(results) == 3 and results[0][2] >= results[1][2] >= results[2][2]
+
+
 def test_bad_requests_are_refused(tmp_path: Any) -> None:
     with pytest.raises(DlaInferError, match="model 'vgg16' requested; the zoo has lenet"):
         zoo.build('vgg16')

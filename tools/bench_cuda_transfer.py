@@ -21,8 +21,9 @@ Needs an NVIDIA GPU and cuda-python. For each batch size, in the same run:
 * ours (the backend's data path): the preprocessor writes the tensor straight
   into the backend's pinned host buffer (allocated once), which is copied to a
   device buffer allocated once with ``cudaMemcpyAsync`` on the backend's stream;
-  the 1000-class output comes back into a pinned buffer; one stream
-  synchronisation; CUDA events time the copies. "staged" adds the copy into the
+  the 1000-class output comes back into a pinned buffer; the frame runs inside
+  one ``CudaApi.bound()`` block and ends waiting on a blocking-sync event, as
+  ``infer()`` does; CUDA events time the copies. "staged" adds the copy into the
   pinned buffer that a caller pays when it preprocesses into its own array;
 * baseline (common in Python inference scripts): per frame ``cudaMalloc`` of
   input and output, synchronous ``cudaMemcpy`` from pageable numpy memory,
@@ -68,20 +69,21 @@ def ours(binding: str, batch: int, frame: np.ndarray, frames: int,
         host_in = api.host_buffer((batch, *INPUT), np.float32)
         host_out = api.host_buffer((batch, CLASSES), np.float32)
         dev_in, dev_out = api.device_buffer(host_in.nbytes), api.device_buffer(host_out.nbytes)
-        stream, start, end = api.stream(), api.event(), api.event()
+        stream, start, end = api.stream(), api.event(), api.event(blocking=True)
         event_ms = []
 
         np.copyto(host_in.array, frame)  # in place: the preprocessor already wrote it there
 
         def step() -> None:
-            if staged:
-                np.copyto(host_in.array, frame)
-            api.record(start, stream)
-            api.copy_htod_async(dev_in, host_in, stream)
-            api.copy_dtoh_async(host_out, dev_out, stream)
-            api.record(end, stream)
-            api.synchronize(stream)
-            event_ms.append(api.elapsed_ms(start, end))
+            with api.bound():
+                if staged:
+                    np.copyto(host_in.array, frame)
+                api.record(start, stream)
+                api.copy_htod_async(dev_in, host_in, stream)
+                api.copy_dtoh_async(host_out, dev_out, stream)
+                api.record(end, stream)
+                api.wait(end)
+                event_ms.append(api.elapsed_ms(start, end))
         wall = median_ms(step, frames)
         return wall, statistics.median(event_ms)
     finally:

@@ -30,6 +30,7 @@ zeros: the structure is what the DLA analyzer and the benchmarks need. Full-size
 are large (AlexNet about 233 MiB, ResNet-50 about 98 MiB in float32).
 """
 
+import json
 import math
 import os
 from typing import Any, Callable, Dict, List, Sequence, Tuple
@@ -303,12 +304,39 @@ def build(name: str, batch: int = 1, weights: str = 'random', seed: int = 0,
     return BUILDERS[name](batch=batch, weights=weights, seed=seed, fc_as_conv=fc_as_conv)
 
 
+def contract(name: str, model: Any) -> Dict[str, Any]:
+    """
+    Describe a seed model's input as Caffe fed it: BGR, mean-subtracted, unscaled.
+
+    The weights are random, so the classes have no labels; the contract lets
+    ``dla_bench`` and ``classify_image`` feed it images and compare devices.
+
+    :return: the contract (``dla_infer_ros/model-contract-1``) as a dict.
+    """
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    channels = dims[1]
+    gray = channels == 1  # LeNet read MNIST digits scaled to 0..1
+    return {
+        'format': 'dla_infer_ros/model-contract-1', 'name': name, 'model': f'{name}.onnx',
+        'input': {'name': 'data', 'layout': 'NCHW', 'channels': channels,
+                  'height': dims[2], 'width': dims[3], 'dtype': 'float32',
+                  'channel_order': 'GRAY' if gray else 'BGR', 'resize': 'stretch',
+                  'crop_fraction': 1.0, 'interpolation': 'linear',
+                  'scale': 1.0 / 256.0 if gray else 1.0,
+                  'mean': [0.0] if gray else [104.0, 117.0, 123.0],
+                  'std': [1.0] * channels},
+        'output': {'name': model.graph.output[0].name,
+                   'kind': 'probabilities' if model.graph.output[0].name == 'prob'
+                   else 'logits'},
+        'source': 'dla_zoo: Caffe shapes and names, random weights (no trained classes)'}
+
+
 def write(name: str, folder: str, **options: Any) -> str:
     """
-    Build a seed model and save it as ``<folder>/<name>.onnx``.
+    Build a seed model; save it as ``<folder>/<name>.onnx`` with its contract ``<name>.json``.
 
     :param options: as for :func:`build`.
-    :return: the path written.
+    :return: the path of the model written.
     :raises DlaInferError: when the folder cannot be written.
     """
     onnx = require('onnx', 'writing the seed model zoo')
@@ -317,6 +345,8 @@ def write(name: str, folder: str, **options: Any) -> str:
     try:
         os.makedirs(folder, exist_ok=True)
         onnx.save(model, path)
+        with open(os.path.join(folder, f'{name}.json'), 'w', encoding='utf-8') as f:
+            json.dump(contract(name, model), f, indent=1)
     except OSError as e:
         raise DlaInferError(f'cannot write {path}: {e}') from e
     return path

@@ -1,0 +1,279 @@
+# Copyright 2026 The dla_infer_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``dla_bench`` and the measurement behind it.
+
+On the CPU (ONNX Runtime) with the embedded model: the report, the files it
+writes, verification and the exit status. Against the TensorRT fakes built
+from the real bindings: the CUDA-event stages, blocking vs spinning waits,
+concurrent devices, DLA cores and INT8 calibration.
+"""
+
+import csv
+import json
+import logging
+import sys
+from typing import Any, Dict, Tuple
+
+from fake_cuda import FakeCudaApi
+from fake_tensorrt import FakeWorld, make_fake_tensorrt, write_model
+import numpy as np
+import pytest
+
+from conftest import needs_onnxruntime
+from dla_infer_ros._optional import is_available
+from dla_infer_ros.benchmark import (bench_contract, BenchOptions, Device, DeviceRun,
+                                     measure_concurrently, run_benchmark, statistics)
+from dla_infer_ros.cli import dla_bench
+from dla_infer_ros.errors import DlaInferError
+
+QUICK = ['--duration', '0.2', '--iterations', '5', '--warmup', '0.05', '--threads', '1']
+
+
+def bench(capsys: Any, *argv: str) -> Tuple[int, str, str]:
+    status = dla_bench.run(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@needs_onnxruntime
+def test_cpu_report_files_and_verification(capsys: Any, tmp_path: Any) -> None:
+    files = {k: str(tmp_path / f'report.{k}') for k in ('json', 'csv')}
+    status, out, err = bench(capsys, '--device', 'cpu', *QUICK, '--verify', '--json',
+                             files['json'], '--csv', files['csv'])
+    assert status == 0, err
+    assert out.startswith('efficientnet_lite0.onnx: fp32, batch 1; warm-up 0.05 s')
+    assert '== cpu: CPU requested -> CPU\n' in out
+    assert 'vs ONNX Runtime FP32 on 2 image(s): top-1 agreement 100.0 %, top-5 overlap ' \
+           '1.00, max |score difference| 0.0000' in out
+    with open(files['json'], encoding='utf-8') as f:
+        report = json.load(f)
+    [entry] = report['devices']
+    solo = entry['solo']
+    assert solo['queries'] >= 5 and solo['seconds'] >= 0.2
+    assert solo['qps'] == pytest.approx(solo['queries'] / solo['seconds'])
+    assert len(solo['samples_ms']) == solo['queries']
+    assert len(solo['avg_runs_ms']) == solo['queries'] // 10
+    stats = solo['latency_ms']
+    assert stats['min'] <= stats['median'] <= stats['p90'] <= stats['p99'] <= stats['max']
+    assert solo['stages_ms'] == {}  # ONNX Runtime times no device stages
+    assert entry['verify']['top1_agreement'] == 100.0
+    assert [p['image'] for p in entry['verify']['per_image']] == ['chelsea_cat.jpg',
+                                                                  'coffee_cup.jpg']
+    with open(files['csv'], encoding='utf-8') as f:
+        [row] = list(csv.DictReader(f))
+    assert (row['device'], row['mode'], row['effective']) == ('cpu', 'solo', 'CPU')
+    assert float(row['qps']) == pytest.approx(solo['qps'])
+    assert float(row['top1_agreement']) == 100.0
+
+
+@needs_onnxruntime
+@pytest.mark.skipif(not is_available('matplotlib'), reason='matplotlib is not installed '
+                    '(tools/bootstrap.sh installs it)')
+def test_plot_shows_every_device(capsys: Any, tmp_path: Any) -> None:
+    cv2 = pytest.importorskip('cv2')
+    path = str(tmp_path / 'bench.png')
+    status, _, err = bench(capsys, '--device', 'cpu,gpu', *QUICK, '--concurrent', '--plot',
+                           path)
+    assert status == 0, err
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    assert image is not None and image.shape == (450, 1200, 3)
+    # drawn, not blank: the curves and bars use matplotlib's first colours
+    blue = np.all(np.abs(image.astype(int) - (180, 119, 31)) < 30, axis=2).sum()
+    orange = np.all(np.abs(image.astype(int) - (14, 127, 255)) < 30, axis=2).sum()
+    assert blue > 500 and orange > 500
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(capsys: Any, tmp_path: Any,
+                                                    monkeypatch: Any) -> None:
+    monkeypatch.setitem(sys.modules, 'matplotlib', None)
+    status, _, err = bench(capsys, '--device', 'cpu', '--plot', str(tmp_path / 'x.png'))
+    assert status == 2
+    assert "dla_bench --plot needs the Python module 'matplotlib'" in err
+    assert 'pip install matplotlib' in err
+
+
+@needs_onnxruntime
+def test_a_dla_core_on_this_host_says_what_ran_instead(capsys: Any) -> None:
+    status, out, err = bench(capsys, '--device', 'dla0', '--backend', 'onnxruntime', *QUICK)
+    assert status == 0, err
+    assert '== dla0: DLA core 0 requested -> CPU (onnxruntime here has no TensorRT ' \
+           'execution provider, so no DLA)' in out
+    assert 'dla0    DLA core 0  CPU ' in out
+
+
+@needs_onnxruntime
+def test_min_agreement_sets_the_exit_status(capsys: Any) -> None:
+    status, _, err = bench(capsys, '--device', 'cpu', *QUICK, '--verify', '--min-agreement',
+                           '100')
+    assert status == 0, err
+    status, _, err = bench(capsys, '--device', 'cpu', *QUICK, '--verify', '--min-agreement',
+                           '100.5')
+    assert status == 1 and 'top-1 agreement below 100.5 % on cpu' in err
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--device', 'tpu'], "device 'tpu' requested; use gpu, dla0, dla1, ... or cpu"),
+    (['--device', 'cpu', '--min-agreement', '90'], '--min-agreement needs --verify'),
+    (['--device', 'cpu', '--iterations', '0'], 'iterations=0'),
+    (['--device', 'cpu', '--duration', '-1'], 'duration_s=-1.0 requested'),
+    (['/nonexistent/model.onnx', '--device', 'cpu'], 'no such file'),
+    (['--device', 'cpu', '--verify', '/nonexistent/images'], 'no such file or folder'),
+])
+def test_usage_errors_exit_2_with_the_reason(capsys: Any, argv: Any, message: str) -> None:
+    status, _, err = bench(capsys, *argv)
+    assert status == 2
+    assert message in err
+
+
+def test_statistics() -> None:
+    stats = statistics([float(v) for v in range(1, 101)])
+    assert (stats['min'], stats['max'], stats['median']) == (1.0, 100.0, 50.5)
+    assert stats['p90'] == pytest.approx(90.1) and stats['p99'] == pytest.approx(99.01)
+    assert statistics([]) == {}
+
+
+def test_devices_parse() -> None:
+    assert [Device.parse(t).label for t in ('gpu', 'DLA1', ' cpu')] == [
+        'GPU', 'DLA core 1', 'CPU']
+    with pytest.raises(DlaInferError):
+        Device.parse('dla')
+
+
+def test_models_without_a_contract_get_a_generic_one(tmp_path: Any) -> None:
+    onnx = pytest.importorskip('onnx')
+    from onnx import helper, TensorProto
+    graph = helper.make_graph(
+        [helper.make_node('Flatten', ['data'], ['prob'])], 'g',
+        [helper.make_tensor_value_info('data', TensorProto.FLOAT, [1, 3, 32, 16])],
+        [helper.make_tensor_value_info('prob', TensorProto.FLOAT, [1, 1536])])
+    path = str(tmp_path / 'zoo.onnx')
+    onnx.save(helper.make_model(graph), path)
+    contract, note = bench_contract(path)
+    assert 'no contract' in note
+    assert (contract.input_contract.name, contract.input_contract.height,
+            contract.input_contract.width, contract.output_name) == ('data', 32, 16, 'prob')
+
+
+# -- TensorRT, against the fakes ---------------------------------------------------------
+
+@pytest.fixture
+def fake_trt(tmp_path: Any) -> Tuple[Any, FakeWorld, str]:
+    """:return: the fake tensorrt module, its world, and a model with a contract."""
+    world = FakeWorld(cuda=FakeCudaApi())
+    trt = make_fake_tensorrt('8.5.3.1', world)
+    model = write_model(str(tmp_path / 'tiny.onnx'), size=8)
+    contract = {'format': 'dla_infer_ros/model-contract-1', 'name': 'tiny',
+                'model': 'tiny.onnx', 'input': {'name': 'input', 'height': 8, 'width': 8,
+                                                'resize': 'stretch'},
+                'output': {'name': 'logits', 'kind': 'logits'}}
+    with open(str(tmp_path / 'tiny.json'), 'w', encoding='utf-8') as f:
+        json.dump(contract, f)
+    return trt, world, model
+
+
+def fake_kwargs(trt: Any, world: FakeWorld) -> Dict[str, Any]:
+    return {'tensorrt_module': trt, 'cuda_factory': lambda binding, device: world.cuda,
+            'log': logging.getLogger('test.bench')}
+
+
+def quick(tmp_path: Any, **kwargs: Any) -> BenchOptions:
+    settings: Dict[str, Any] = {'backend': 'tensorrt', 'warmup_s': 0.0, 'duration_s': 0.05,
+                                'iterations': 12, 'avg_runs': 4,
+                                'engine_cache_dir': str(tmp_path / 'cache')}
+    settings.update(kwargs)
+    return BenchOptions(**settings)
+
+
+def test_tensorrt_devices_alone_and_at_once(fake_trt: Any, tmp_path: Any) -> None:
+    trt, world, model = fake_trt
+    devices = [Device('gpu'), Device('dla0'), Device('dla1')]
+    report = run_benchmark(model, devices, quick(tmp_path), concurrent=True,
+                           backend_kwargs=fake_kwargs(trt, world))
+    entries = {e['device']: e for e in report['devices']}
+    assert [(e['requested'], e['effective']) for e in entries.values()] == [
+        ('GPU', 'GPU'), ('DLA core 0', 'DLA core 0'), ('DLA core 1', 'DLA core 1')]
+    assert world.builds == 2  # the GPU engine and one DLA engine both cores load
+    assert [e['engine_source'] for e in entries.values()] == ['built', 'built', 'cache']
+    for entry in entries.values():
+        for mode in ('solo', 'concurrent'):
+            run = entry[mode]
+            assert run['queries'] >= (12 if mode == 'solo' else 1)
+            assert set(run['stages_ms']) == {'h2d', 'compute', 'd2h', 'enqueue'}
+        # alone, the fake CUDA layer's events are 0.5 ms apart (together, the devices'
+        # records interleave on its one counter); enqueue is measured on the CPU
+        assert entry['solo']['stages_ms']['h2d']['median'] == 0.5
+        assert entry['solo']['stages_ms']['compute']['median'] == 0.5
+        assert len(entry['solo']['avg_runs_ms']) == entry['solo']['queries'] // 4
+    together = report['concurrent']
+    assert together['aggregate_qps'] == pytest.approx(
+        sum(e['concurrent']['qps'] for e in entries.values()))
+    assert together['ratio'] == pytest.approx(together['aggregate_qps']
+                                              / together['sum_solo_qps'])
+    assert world.cuda.live == 0  # every device freed
+
+
+@pytest.mark.parametrize('spin', [False, True])
+def test_spin_wait_reaches_the_backend(fake_trt: Any, tmp_path: Any, spin: bool) -> None:
+    trt, world, model = fake_trt
+    run_benchmark(model, [Device('gpu')], quick(tmp_path, spin_wait=spin),
+                  backend_kwargs=fake_kwargs(trt, world))
+    assert world.cuda.waits and set(world.cuda.waits) == {not spin}
+
+
+def test_int8_with_calibration_images(fake_trt: Any, tmp_path: Any) -> None:
+    trt, world, model = fake_trt
+    cv2 = pytest.importorskip('cv2')
+    folder = tmp_path / 'calibration'
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f'{i}.png'), np.full((8, 8, 3), 40 * i, np.uint8))
+    report = run_benchmark(model, [Device('dla0')],
+                           quick(tmp_path, precision='int8', calibration_dir=str(folder)),
+                           backend_kwargs=fake_kwargs(trt, world))
+    assert len(world.calibration_batches) == 3
+    assert report['devices'][0]['effective'] == 'DLA core 0'
+
+
+def test_a_failing_device_is_an_error_not_a_hang(fake_trt: Any, tmp_path: Any) -> None:
+    trt, world, model = fake_trt
+    world.refuse.add('execute_async_v3')
+    with pytest.raises(DlaInferError, match='execute_async_v3 failed'):
+        run_benchmark(model, [Device('gpu'), Device('dla0')], quick(tmp_path),
+                      concurrent=True, backend_kwargs=fake_kwargs(trt, world))
+    assert world.cuda.live == 0
+
+
+def test_a_device_failing_during_a_concurrent_run_stops_the_others(fake_trt: Any,
+                                                                   tmp_path: Any) -> None:
+    trt, world, model = fake_trt
+    contract, _ = bench_contract(model)
+    options = quick(tmp_path, duration_s=30.0)
+    runs = [DeviceRun(Device(name), contract, options, fake_kwargs(trt, world))
+            for name in ('gpu', 'dla0')]
+    try:
+        for run in runs:
+            run.prepare(np.zeros((8, 8, 3), np.uint8))
+        calls = [0]
+
+        def fail_later(addresses: Any, shapes: Any, stream: int) -> bool:
+            calls[0] += 1
+            return calls[0] < 50  # both devices run a while, then one query fails
+        world.execute_hook = fail_later
+        with pytest.raises(DlaInferError, match='concurrent run failed: .*execute_async_v3'):
+            measure_concurrently(runs)  # well before the 30 s window
+    finally:
+        for run in runs:
+            run.close()
