@@ -437,7 +437,8 @@ def run_benchmark(model_path: str, devices: Sequence[Device], options: BenchOpti
         if verify_images:
             images = load_images(verify_images)
             progress(f'verifying on {len(images)} image(s) against ONNX Runtime FP32 (CPU)')
-            reference = DeviceRun(Device('cpu'), contract, BenchOptions(precision='fp32'))
+            reference = DeviceRun(Device('cpu'), contract, BenchOptions(
+                precision='fp32', batch_size=options.batch_size, cpu_threads=options.cpu_threads))
             for run, entry in zip(runs, entries):
                 entry['verify'] = verify(run, reference, images)
         return report

@@ -106,6 +106,16 @@ def test_plot_without_matplotlib_says_how_to_get_it(capsys: Any, tmp_path: Any,
 
 
 @needs_onnxruntime
+def test_verify_at_a_batch_size_of_the_model(capsys: Any, tiny_model_factory: Any) -> None:
+    model = tiny_model_factory(batch=4)
+    status, out, err = bench(capsys, model, '--device', 'cpu', '--batch', '4', *QUICK,
+                             '--verify')
+    assert status == 0, err
+    assert 'queries/s = ' in out and '(batch 4)' in out
+    assert 'top-1 agreement 100.0 %' in out
+
+
+@needs_onnxruntime
 def test_a_dla_core_on_this_host_says_what_ran_instead(capsys: Any) -> None:
     status, out, err = bench(capsys, '--device', 'dla0', '--backend', 'onnxruntime', *QUICK)
     assert status == 0, err

@@ -472,7 +472,7 @@ def test_timing_cache_is_saved_and_reused(fake: Any, model: str, tmp_path: Any,
     caplog.set_level(logging.INFO, logger='test.tensorrt')
     with make_backend(fake, model, tmp_path):
         pass
-    [timing] = glob.glob(os.path.join(str(tmp_path), 'cache', 'timing.trt*.sm87.GPU.fp32.cache'))
+    [timing] = glob.glob(os.path.join(str(tmp_path), 'cache', 'timing.trt*.sm87.*.GPU.fp32.cache'))
     with open(timing, 'rb') as f:
         assert f.read() == b'FAKETC1'
     with make_backend(fake, model, tmp_path, force_rebuild=True):
@@ -738,3 +738,12 @@ def test_tactic_sources_reach_the_builder_and_key_the_cache(fake: Any, model: st
     with pytest.raises(DlaInferError, match=r"tactic sources \['CUDA'\] requested; TensorRT "
                                             r'.* has CUBLAS, CUBLAS_LT, CUDNN'):
         make_backend(fake, model, tmp_path, tactic_sources=('CUDA',)).activate()
+
+
+def test_each_model_has_its_own_timing_cache(fake: Any, model: str, tmp_path: Any) -> None:
+    """A timing cache another model's build wrote is refused by TensorRT 8.5 (Myelin)."""
+    other = write_model(os.path.join(str(tmp_path), 'other.onnx'), classes=5)
+    for path in (model, other):
+        with make_backend(fake, path, tmp_path):
+            pass
+    assert len(glob.glob(os.path.join(str(tmp_path), 'cache', 'timing.*.cache'))) == 2

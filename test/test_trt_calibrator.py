@@ -74,6 +74,10 @@ def test_folder_source_errors(tmp_path: Any) -> None:
         f.write(b'not a jpeg')
     with pytest.raises(DlaInferError, match="cannot read calibration image '.*999.jpg'"):
         list(FolderBatchSource(folder, mean_per_channel)((1, 3, 2, 2)))
+    # fewer images than one batch would give TensorRT no batch at all
+    with pytest.raises(DlaInferError, match=r'holds 3 image\(s\); batch 8 needs at least as '
+                                            'many .*calibration cache file'):
+        list(FolderBatchSource(folder, mean_per_channel)((8, 3, 2, 2)))
 
 
 def test_image_listing_and_fingerprint(tmp_path: Any) -> None:

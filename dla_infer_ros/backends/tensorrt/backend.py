@@ -287,10 +287,12 @@ class TensorRtBackend(Backend):
         })
         stem = (f'{os.path.splitext(os.path.basename(self.model_path))[0]}.'
                 f'{device.engine_kind}.{precision.label}.b{options.batch_size}')
-        # One timing cache per precision and device kind: TensorRT 8.5 refuses, in an FP16
-        # build, the cache an FP32 build of the same model wrote (a Myelin graph mismatch).
+        # One timing cache per model, device kind and precision: TensorRT 8.5 refuses the
+        # cache another build wrote, of another model or precision ("Myelin error from
+        # unknown graph ... The timing cache will not be used").
         timing_path = os.path.join(cache.directory, f'timing.trt{version}.sm{major}{minor}.'
-                                   f'{device.engine_kind}.{precision.label}.cache')
+                                   f'{model_sha[:16]}.{device.engine_kind}.{precision.label}'
+                                   '.cache')
 
         def build() -> Tuple[bytes, Dict[str, Any]]:
             return self._build(trt, version, state, device, precision, calibration, timing_path)

@@ -101,6 +101,11 @@ class FolderBatchSource:
         paths = list_images(self.folder)
         if self.max_images > 0:
             paths = paths[:self.max_images]
+        if len(paths) < input_shape[0]:
+            raise DlaInferError(f'calibration folder {self.folder!r} holds {len(paths)} '
+                                f'image(s); batch {input_shape[0]} needs at least as many '
+                                '(or calibrate at batch 1 and give its calibration cache file '
+                                'as calibration_dir)')
         batch = np.empty(input_shape, dtype=np.float32)
         filled = 0
         for path in paths:
