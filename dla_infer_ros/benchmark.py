@@ -40,7 +40,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dla_infer_ros._optional import require
-from dla_infer_ros.backends import BackendOptions, resolve_backend_name
+from dla_infer_ros.backends import BackendOptions, DEVICE_STAGES, resolve_backend_name
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import (contract_path_for, InputContract, ModelContract,
@@ -48,8 +48,6 @@ from dla_infer_ros.model_contract import (contract_path_for, InputContract, Mode
 
 #: latency statistics reported for every series
 STATISTICS = ('min', 'mean', 'median', 'p90', 'p95', 'p99', 'max')
-#: device stages the backends may time per query (``last_timings()`` keys without ``_ms``)
-STAGES = ('h2d', 'compute', 'd2h', 'enqueue')
 #: default images of --verify and of the measured input: the package's test photos
 PHOTOS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'test', 'data')
@@ -148,7 +146,8 @@ class Series:
             'queries': queries, 'seconds': self.seconds, 'qps': qps,
             'images_per_s': qps * batch_size,
             'latency_ms': statistics(self.latency_ms),
-            'stages_ms': {k: statistics(v) for k, v in self.stages_ms.items() if k in STAGES},
+            'stages_ms': {k: statistics(v) for k, v in self.stages_ms.items()
+                          if k in DEVICE_STAGES},
             'avg_runs_ms': averaged,
             'cpu_ms_per_query': self.cpu_seconds * 1e3 / queries if queries else 0.0,
             'samples_ms': list(self.latency_ms),

@@ -23,11 +23,12 @@ import importlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from dla_infer_ros._optional import is_available
-from dla_infer_ros.backends.base import (Backend, BackendOptions, DeviceReport, LayerPlacement,
-                                         TensorSpec)
+from dla_infer_ros.backends.base import (Backend, BackendOptions, DEVICE_STAGES, DeviceReport,
+                                         LayerPlacement, TensorSpec)
 from dla_infer_ros.errors import DlaInferError
 
-__all__ = ['Backend', 'BackendOptions', 'DeviceReport', 'LayerPlacement', 'TensorSpec',
+__all__ = ['Backend', 'BackendOptions', 'DEVICE_STAGES', 'DeviceReport', 'LayerPlacement',
+           'TensorSpec',
            'BACKENDS', 'available_backends', 'create_backend', 'resolve_backend_name']
 
 #: name -> (module, class, the Python module the backend needs)

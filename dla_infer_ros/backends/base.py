@@ -33,6 +33,9 @@ import numpy as np
 from dla_infer_ros.errors import DlaInferError
 
 PRECISIONS = ('fp32', 'fp16', 'int8', 'best')
+#: stages a backend may time per run (``last_timings()`` keys, with ``_ms``): host to device,
+#: compute and device to host from CUDA events, and the CPU time spent enqueueing
+DEVICE_STAGES = ('h2d', 'compute', 'd2h', 'enqueue')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,7 +249,8 @@ class Backend(abc.ABC):
         """
         Give device-side stage times of the last :meth:`infer`, where the backend measures them.
 
-        :return: e.g. ``{'h2d_ms': 0.1, 'compute_ms': 2.0, 'd2h_ms': 0.01}``; empty by default.
+        :return: milliseconds per :data:`DEVICE_STAGES` entry the backend measures, e.g.
+            ``{'h2d_ms': 0.1, 'compute_ms': 2.0, 'd2h_ms': 0.01}``; empty by default.
         """
         return {}
 

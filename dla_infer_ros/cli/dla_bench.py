@@ -28,9 +28,9 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from dla_infer_ros.backends.base import PRECISIONS
+from dla_infer_ros.backends.base import DEVICE_STAGES, PRECISIONS
 from dla_infer_ros.benchmark import (BenchOptions, default_devices, Device, PHOTOS_DIR,
-                                     run_benchmark, STAGES, STATISTICS)
+                                     run_benchmark, STATISTICS)
 from dla_infer_ros.errors import DlaInferError
 
 
@@ -122,7 +122,7 @@ def print_device(entry: Dict[str, Any], batch: int) -> None:
               f'{run["qps"]:.1f} queries/s = {run["images_per_s"]:.1f} images/s '
               f'(batch {batch}); CPU {run["cpu_ms_per_query"]:.3f} ms per query')
         print(f'     latency ms: {_fmt(run["latency_ms"])}')
-        for stage in STAGES:
+        for stage in DEVICE_STAGES:
             if stage in run['stages_ms']:
                 print(f'     {stage + " ms:":<12}{_fmt(run["stages_ms"][stage])}')
         averaged = run['avg_runs_ms']
@@ -174,7 +174,7 @@ def csv_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
                 'cpu_ms_per_query': run['cpu_ms_per_query']}
             row.update({f'latency_{k}_ms': run['latency_ms'][k] for k in STATISTICS})
             row.update({f'{stage}_median_ms': run['stages_ms'].get(stage, {}).get('median', '')
-                        for stage in STAGES})
+                        for stage in DEVICE_STAGES})
             check = entry.get('verify') or {}
             row['top1_agreement'] = check.get('top1_agreement', '')
             rows.append(row)

@@ -36,7 +36,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass
 
-from dla_infer_ros.backends import BackendOptions
+from dla_infer_ros.backends import BackendOptions, DEVICE_STAGES
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.diagnostics import StatusBuilder
 from dla_infer_ros.dla.analyzer import analyze_model
@@ -50,7 +50,7 @@ from dla_infer_ros.nodes.spin import spin_node
 from dla_infer_ros.stats import PipelineStats
 
 STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_to_end',
-          'h2d', 'compute', 'd2h')
+          *DEVICE_STAGES)
 #: Encodings whose raw view the preprocessor reads as is, and their channel order.
 NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY'}
 RELIABILITIES = ('auto', 'reliable', 'best_effort')

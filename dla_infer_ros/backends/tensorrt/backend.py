@@ -35,8 +35,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from dla_infer_ros.backends.base import (Backend, BackendOptions, DeviceReport, LayerPlacement,
-                                         TensorSpec)
+from dla_infer_ros.backends.base import (Backend, BackendOptions, DEVICE_STAGES, DeviceReport,
+                                         LayerPlacement, TensorSpec)
 from dla_infer_ros.backends.cuda import (create_cuda_api, CudaApi, DeviceBuffer, Event,
                                          HostBuffer, Resources, Stream)
 from dla_infer_ros.backends.tensorrt.builder import build_plan, BuildRequest, DlaMemoryPools
@@ -157,7 +157,7 @@ class TensorRtBackend(Backend):
         self._outputs: List[TensorSpec] = []
         self._report = DeviceReport(self.name, self.options.requested_device, 'not active')
         self._timings: Dict[str, float] = dict.fromkeys(
-            ('h2d_ms', 'compute_ms', 'd2h_ms', 'enqueue_ms'), 0.0)
+            (f'{stage}_ms' for stage in DEVICE_STAGES), 0.0)
         self._lock = threading.Lock()
 
     @property
