@@ -83,4 +83,7 @@ def _throughput_bars(axes: Any, report: Dict[str, Any]) -> None:
     axes.set_xticklabels(names)
     axes.set_ylabel('images/s')
     axes.set_title('throughput')
-    axes.legend(fontsize='small')
+    highest = max(solo + ([report['concurrent']['aggregate_images_per_s']]
+                          if report.get('concurrent') else []))
+    axes.set_ylim(0, highest * 1.35)  # room above the bars and the aggregate for the legend
+    axes.legend(fontsize='small', loc='upper center', ncol=3)
