@@ -406,6 +406,7 @@ def run_benchmark(model_path: str, devices: Sequence[Device], options: BenchOpti
         raise DlaInferError('no device to measure')
     contract, note = bench_contract(model_path)
     photo = load_images([PHOTOS_DIR])[0][1]
+    images = load_images(verify_images) if verify_images else []  # before minutes of builds
     runs: List[DeviceRun] = []
     reference: Optional[DeviceRun] = None
     try:
@@ -433,8 +434,7 @@ def run_benchmark(model_path: str, devices: Sequence[Device], options: BenchOpti
                                     'aggregate_images_per_s': together * options.batch_size,
                                     'sum_solo_qps': alone,
                                     'ratio': together / alone if alone else 0.0}
-        if verify_images:
-            images = load_images(verify_images)
+        if images:
             progress(f'verifying on {len(images)} image(s) against ONNX Runtime FP32 (CPU)')
             reference = DeviceRun(Device('cpu'), contract, BenchOptions(
                 precision='fp32', batch_size=options.batch_size, cpu_threads=options.cpu_threads))
