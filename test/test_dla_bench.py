@@ -34,8 +34,9 @@ import pytest
 
 from conftest import needs_onnxruntime
 from dla_infer_ros._optional import is_available
-from dla_infer_ros.benchmark import (bench_contract, BenchOptions, Device, DeviceRun,
-                                     measure_concurrently, run_benchmark, statistics)
+from dla_infer_ros.backends.tensorrt import dla_core_count
+from dla_infer_ros.benchmark import (bench_contract, BenchOptions, default_devices, Device,
+                                     DeviceRun, measure_concurrently, run_benchmark, statistics)
 from dla_infer_ros.cli import dla_bench
 from dla_infer_ros.errors import DlaInferError
 
@@ -160,6 +161,13 @@ def test_devices_parse() -> None:
         'GPU', 'DLA core 1', 'CPU']
     with pytest.raises(DlaInferError):
         Device.parse('dla')
+
+
+def test_default_devices() -> None:
+    assert default_devices('onnxruntime') == [Device('cpu')]
+    for cores in (0, 2):
+        world = FakeWorld(cuda=FakeCudaApi(), num_dla_cores=cores)
+        assert dla_core_count(make_fake_tensorrt('8.5.3.1', world)) == cores
 
 
 def test_models_without_a_contract_get_a_generic_one(tmp_path: Any) -> None:

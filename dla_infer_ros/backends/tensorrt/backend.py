@@ -54,10 +54,9 @@ from dla_infer_ros.backends.tensorrt.placement import (engine_information,
                                                        placement_from_meta, placement_to_meta)
 from dla_infer_ros.backends.tensorrt.policy import (choose_device, choose_precision,
                                                     DeviceChoice, PrecisionChoice)
-from dla_infer_ros.backends.tensorrt.runtime import (bind_address, count_dla_cores,
-                                                     create_context, create_runtime,
-                                                     deserialize, execute, io_tensors, IoTensor,
-                                                     PlanRejectedError)
+from dla_infer_ros.backends.tensorrt.runtime import (bind_address, create_context,
+                                                     create_runtime, deserialize, execute,
+                                                     io_tensors, IoTensor, PlanRejectedError)
 from dla_infer_ros.errors import DlaInferError
 
 #: bumped when the cache key or the plan file meta change meaning
@@ -109,10 +108,12 @@ def dla_core_count(tensorrt_module: Optional[ModuleType] = None) -> int:
     Count the DLA cores of this device, as the backend would see them.
 
     :param tensorrt_module: the ``tensorrt`` module to ask (default: import it).
+    :return: 0 on hosts without a DLA (x86 GPUs, Thor), 1 or 2 on Xavier and Orin.
     :raises DlaInferError: when TensorRT is missing or cannot create a runtime.
     """
     trt = tensorrt_module if tensorrt_module is not None else load_tensorrt()
-    return count_dla_cores(trt, make_logger(trt, logging.getLogger('dla_infer_ros.tensorrt')))
+    logger = make_logger(trt, logging.getLogger('dla_infer_ros.tensorrt'))
+    return int(create_runtime(trt, logger).num_DLA_cores)
 
 
 class TensorRtBackend(Backend):

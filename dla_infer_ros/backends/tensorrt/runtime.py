@@ -94,16 +94,6 @@ def create_runtime(trt: ModuleType, trt_logger: Any) -> Any:
     return runtime
 
 
-def count_dla_cores(trt: ModuleType, trt_logger: Any) -> int:
-    """
-    Ask TensorRT how many DLA cores this device has.
-
-    :return: 0 on hosts without a DLA (x86 GPUs, Thor), 1 or 2 on Xavier and Orin.
-    :raises DlaInferError: when no runtime can be created.
-    """
-    return int(create_runtime(trt, trt_logger).num_DLA_cores)
-
-
 class PlanRejectedError(DlaInferError):
     """TensorRT could not deserialize a plan (corrupt, or built for other hardware/version)."""
 
