@@ -41,6 +41,7 @@ import numpy as np
 
 from dla_infer_ros._optional import require
 from dla_infer_ros.backends import BackendOptions, DEVICE_STAGES, resolve_backend_name
+from dla_infer_ros.backends.base import EVENT_STAGES
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import (contract_path_for, InputContract, ModelContract,
@@ -142,16 +143,27 @@ class Series:
         qps = queries / self.seconds if self.seconds > 0 else 0.0
         averaged = [float(np.mean(self.latency_ms[i:i + avg_runs]))
                     for i in range(0, queries - avg_runs + 1, avg_runs)]
+        spans = self.event_spans_ms()
         return {
             'queries': queries, 'seconds': self.seconds, 'qps': qps,
             'images_per_s': qps * batch_size,
             'latency_ms': statistics(self.latency_ms),
             'stages_ms': {k: statistics(v) for k, v in self.stages_ms.items()
                           if k in DEVICE_STAGES},
+            'events_ms': statistics(spans),
+            'events_share_of_latency': (float(np.median(spans) / np.median(self.latency_ms))
+                                        if spans else None),
             'avg_runs_ms': averaged,
             'cpu_ms_per_query': self.cpu_seconds * 1e3 / queries if queries else 0.0,
             'samples_ms': list(self.latency_ms),
         }
+
+    def event_spans_ms(self) -> List[float]:
+        """:return: per query, the sum of the CUDA-event stages (empty unless all were timed)."""
+        stages = [self.stages_ms.get(stage, []) for stage in EVENT_STAGES]
+        if any(len(values) != len(self.latency_ms) for values in stages):
+            return []
+        return [float(sum(values)) for values in zip(*stages)]
 
 
 def statistics(samples: Sequence[float]) -> Dict[str, float]:
@@ -350,22 +362,35 @@ def verify(run: DeviceRun, reference: DeviceRun,
     """
     Compare a device's answers with the reference's on ``images``.
 
+    An image the device cannot answer (e.g. FP16 overflow: NaN or infinite
+    scores) counts as a disagreement, with the reason, rather than ending the run.
+
     :return: top-1 agreement in %, mean top-5 overlap (0..1), max |score difference|
-        and one entry per image.
+        (None if no image was answered), the failures and one entry per image.
     """
     per_image: List[Dict[str, Any]] = []
     for path, image in images:
-        got, want = run.scores(image), reference.scores(image)
-        top5_got, top5_want = np.argsort(-got)[:5], np.argsort(-want)[:5]
-        per_image.append({
-            'image': os.path.basename(path), 'top1': int(top5_got[0]),
-            'reference_top1': int(top5_want[0]),
-            'top5_overlap': len(set(top5_got.tolist()) & set(top5_want.tolist())) / 5.0,
-            'max_abs_score_diff': float(np.max(np.abs(got - want)))})
+        want = reference.scores(image)
+        top5_want = np.argsort(-want)[:5]
+        entry: Dict[str, Any] = {'image': os.path.basename(path), 'top1': None,
+                                 'reference_top1': int(top5_want[0]), 'top5_overlap': 0.0,
+                                 'max_abs_score_diff': None, 'error': None}
+        try:
+            got = run.scores(image)
+        except DlaInferError as e:
+            entry['error'] = str(e)
+        else:
+            top5_got = np.argsort(-got)[:5]
+            entry.update(top1=int(top5_got[0]),
+                         max_abs_score_diff=float(np.max(np.abs(got - want))),
+                         top5_overlap=len(set(top5_got.tolist()) & set(top5_want.tolist())) / 5.0)
+        per_image.append(entry)
     agree = sum(entry['top1'] == entry['reference_top1'] for entry in per_image)
+    diffs = [e['max_abs_score_diff'] for e in per_image if e['error'] is None]
     return {'images': len(per_image), 'top1_agreement': 100.0 * agree / len(per_image),
             'top5_overlap': float(np.mean([e['top5_overlap'] for e in per_image])),
-            'max_abs_score_diff': max(float(e['max_abs_score_diff']) for e in per_image),
+            'max_abs_score_diff': max(diffs) if diffs else None,
+            'failed': sorted({e['error'] for e in per_image if e['error'] is not None}),
             'per_image': per_image}
 
 

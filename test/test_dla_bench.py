@@ -25,7 +25,7 @@ import csv
 import json
 import logging
 import sys
-from typing import Any, Dict, Tuple
+from typing import Any, cast, Dict, Tuple
 
 from fake_cuda import FakeCudaApi
 from fake_tensorrt import FakeWorld, make_fake_tensorrt, write_model
@@ -36,7 +36,8 @@ from conftest import needs_onnxruntime
 from dla_infer_ros._optional import is_available
 from dla_infer_ros.backends.tensorrt import dla_core_count
 from dla_infer_ros.benchmark import (bench_contract, BenchOptions, default_devices, Device,
-                                     DeviceRun, measure_concurrently, run_benchmark, statistics)
+                                     DeviceRun, measure_concurrently, run_benchmark, statistics,
+                                     verify)
 from dla_infer_ros.cli import dla_bench
 from dla_infer_ros.errors import DlaInferError
 
@@ -70,6 +71,8 @@ def test_cpu_report_files_and_verification(capsys: Any, tmp_path: Any) -> None:
     stats = solo['latency_ms']
     assert stats['min'] <= stats['median'] <= stats['p90'] <= stats['p99'] <= stats['max']
     assert solo['stages_ms'] == {}  # ONNX Runtime times no device stages
+    assert solo['events_ms'] == {} and solo['events_share_of_latency'] is None
+    assert 'CUDA events' not in out
     assert entry['verify']['top1_agreement'] == 100.0
     assert [p['image'] for p in entry['verify']['per_image']] == ['chelsea_cat.jpg',
                                                                   'coffee_cup.jpg']
@@ -156,6 +159,41 @@ def test_statistics() -> None:
     assert statistics([]) == {}
 
 
+class _Scores:
+    """Answers like a DeviceRun: fixed scores, or an error on the images named."""
+
+    def __init__(self, scores: np.ndarray, failing: Tuple[str, ...] = ()) -> None:
+        self._scores, self._failing = scores, failing
+
+    def scores(self, image: np.ndarray) -> np.ndarray:
+        if str(image.flat[0]) in self._failing:
+            raise DlaInferError('model output contains NaN or infinite values')
+        return self._scores
+
+
+def test_an_image_a_device_cannot_answer_counts_against_it(capsys: Any) -> None:
+    reference = _Scores(np.array([0.1, 0.7, 0.2]))
+    run = _Scores(np.array([0.15, 0.6, 0.25]), failing=('2',))
+    images = [(f'/photos/{n}.jpg', np.full((2, 2, 3), n, np.uint8)) for n in (1, 2)]
+    check = verify(cast(DeviceRun, run), cast(DeviceRun, reference), images)
+    assert check['top1_agreement'] == 50.0 and check['top5_overlap'] == pytest.approx(0.3)
+    assert check['max_abs_score_diff'] == pytest.approx(0.1)  # from the answered image only
+    assert check['failed'] == ['model output contains NaN or infinite values']
+    assert [e['error'] is None for e in check['per_image']] == [True, False]
+    all_failed = verify(cast(DeviceRun, _Scores(reference._scores, ('1', '2'))),
+                        cast(DeviceRun, reference), images)
+    assert all_failed['top1_agreement'] == 0.0 and all_failed['max_abs_score_diff'] is None
+    entry = {'device': 'gpu', 'requested': 'GPU', 'effective': 'GPU', 'fallback_reason': '',
+             'backend': 'tensorrt', 'placement': 'layers: 3 on GPU', 'engine_source': 'built',
+             'load_s': 1.0, 'fallen_back': [], 'verify': all_failed}
+    dla_bench.print_device(entry, batch=1)
+    out = capsys.readouterr().out
+    assert 'top-1 agreement 0.0 %, top-5 overlap 0.00, max |score difference| -\n' in out
+    assert '2 of 2 image(s) not answered: model output contains NaN or infinite values' in out
+    with pytest.raises(DlaInferError, match='NaN'):  # a reference that cannot answer is an error
+        verify(cast(DeviceRun, reference), cast(DeviceRun, run), images)
+
+
 def test_devices_parse() -> None:
     assert [Device.parse(t).label for t in ('gpu', 'DLA1', ' cpu')] == [
         'GPU', 'DLA core 1', 'CPU']
@@ -215,7 +253,7 @@ def quick(tmp_path: Any, **kwargs: Any) -> BenchOptions:
     return BenchOptions(**settings)
 
 
-def test_tensorrt_devices_alone_and_at_once(fake_trt: Any, tmp_path: Any) -> None:
+def test_tensorrt_devices_alone_and_at_once(capsys: Any, fake_trt: Any, tmp_path: Any) -> None:
     trt, world, model = fake_trt
     devices = [Device('gpu'), Device('dla0'), Device('dla1')]
     report = run_benchmark(model, devices, quick(tmp_path), concurrent=True,
@@ -234,6 +272,10 @@ def test_tensorrt_devices_alone_and_at_once(fake_trt: Any, tmp_path: Any) -> Non
         # records interleave on its one counter); enqueue is measured on the CPU
         assert entry['solo']['stages_ms']['h2d']['median'] == 0.5
         assert entry['solo']['stages_ms']['compute']['median'] == 0.5
+        # the events' span is the three device stages of each query, set against its latency
+        assert entry['solo']['events_ms']['median'] == 1.5
+        assert entry['solo']['events_share_of_latency'] == pytest.approx(
+            1.5 / entry['solo']['latency_ms']['median'])
         assert len(entry['solo']['avg_runs_ms']) == entry['solo']['queries'] // 4
     together = report['concurrent']
     assert together['aggregate_qps'] == pytest.approx(
@@ -241,6 +283,10 @@ def test_tensorrt_devices_alone_and_at_once(fake_trt: Any, tmp_path: Any) -> Non
     assert together['ratio'] == pytest.approx(together['aggregate_qps']
                                               / together['sum_solo_qps'])
     assert world.cuda.live == 0  # every device freed
+    dla_bench.print_device(entries['gpu'], batch=1)
+    share = 100 * entries['gpu']['solo']['events_share_of_latency']
+    assert (f'CUDA events h2d + compute + d2h: median 1.500 ms = {share:.1f} % of the latency '
+            'median') in capsys.readouterr().out
 
 
 @pytest.mark.parametrize('spin', [False, True])

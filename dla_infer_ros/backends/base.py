@@ -36,6 +36,8 @@ PRECISIONS = ('fp32', 'fp16', 'int8', 'best')
 #: stages a backend may time per run (``last_timings()`` keys, with ``_ms``): host to device,
 #: compute and device to host from CUDA events, and the CPU time spent enqueueing
 DEVICE_STAGES = ('h2d', 'compute', 'd2h', 'enqueue')
+#: the stages that follow one another on the device: their sum spans a query on the device
+EVENT_STAGES = DEVICE_STAGES[:3]
 
 
 @dataclasses.dataclass(frozen=True)

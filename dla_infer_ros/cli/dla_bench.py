@@ -125,15 +125,25 @@ def print_device(entry: Dict[str, Any], batch: int) -> None:
         for stage in DEVICE_STAGES:
             if stage in run['stages_ms']:
                 print(f'     {stage + " ms:":<12}{_fmt(run["stages_ms"][stage])}')
+        if run['events_ms']:
+            share = 100 * run['events_share_of_latency']
+            print('     CUDA events h2d + compute + d2h: median '
+                  f'{run["events_ms"]["median"]:.3f} ms = {share:.1f} % of the latency median '
+                  '(the rest is host work around the queue)')
         averaged = run['avg_runs_ms']
         if averaged:
             print(f'     averages of consecutive queries, ms: min {min(averaged):.3f}  '
                   f'max {max(averaged):.3f} ({len(averaged)} averages)')
     check = entry.get('verify')
     if check:
+        diff = check['max_abs_score_diff']
         print(f'   vs ONNX Runtime FP32 on {check["images"]} image(s): top-1 agreement '
               f'{check["top1_agreement"]:.1f} %, top-5 overlap {check["top5_overlap"]:.2f}, '
-              f'max |score difference| {check["max_abs_score_diff"]:.4f}')
+              'max |score difference| ' + ('-' if diff is None else f'{diff:.4f}'))
+        failed = [e for e in check['per_image'] if e['error'] is not None]
+        if failed:
+            print(f'   {len(failed)} of {check["images"]} image(s) not answered: '
+                  + '; '.join(check['failed']))
 
 
 def print_table(report: Dict[str, Any]) -> None:
@@ -175,6 +185,7 @@ def csv_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
             row.update({f'latency_{k}_ms': run['latency_ms'][k] for k in STATISTICS})
             row.update({f'{stage}_median_ms': run['stages_ms'].get(stage, {}).get('median', '')
                         for stage in DEVICE_STAGES})
+            row['events_median_ms'] = run['events_ms'].get('median', '')
             check = entry.get('verify') or {}
             row['top1_agreement'] = check.get('top1_agreement', '')
             rows.append(row)
