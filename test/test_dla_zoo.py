@@ -15,6 +15,7 @@
 """The seed model zoo: Caffe shapes, layer counts, names, weights and files."""
 
 import collections
+from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
@@ -24,6 +25,7 @@ from dla_infer_ros.dla import zoo
 from dla_infer_ros.errors import DlaInferError
 
 onnx = pytest.importorskip('onnx', reason='onnx is not installed (tools/bootstrap.sh installs it)')
+DATA = Path(__file__).resolve().parent / 'data'
 
 
 def op_counts(model: Any) -> Dict[str, int]:
@@ -108,6 +110,25 @@ def test_random_weights_are_seeded_and_scaled() -> None:
     assert not zeros['conv1_w'].any()
     # He-normal: standard deviation sqrt(2 / fan_in), fan_in = 1 * 5 * 5 for conv1
     assert abs(float(first['conv2_w'].std()) - np.sqrt(2 / (20 * 25))) < 0.01
+
+
+def test_random_resnet50_stays_in_fp16_range_on_a_photo() -> None:
+    """Trained weights keep activations near unit scale; FP16 and INT8 builds need it too."""
+    ort = pytest.importorskip('onnxruntime', reason='onnxruntime is not installed')
+    cv2 = pytest.importorskip('cv2')
+    model = zoo.resnet50(weights='random')
+    watched = ['bn_conv1', 'res2c_relu', 'res3d_relu', 'res4f_relu', 'res5c_relu', 'fc1000']
+    model.graph.output.extend(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
+                                                                 None) for name in watched)
+    session = ort.InferenceSession(model.SerializeToString(),
+                                   providers=['CPUExecutionProvider'])
+    image = cv2.resize(cv2.imread(str(DATA / 'coffee_cup.jpg')), (224, 224))
+    data = (image.astype(np.float32) - np.float32([104, 117, 123])).transpose(2, 0, 1)[None]
+    for name, value in zip(watched, session.run(watched, {'data': data})):
+        rms = float(np.sqrt(np.mean(np.square(value))))
+        assert 0.3 < rms < 4.0 and float(np.abs(value).max()) < 100.0, name
+    [prob] = session.run(['prob'], {'data': data})
+    assert 0.005 < float(prob.max()) < 0.5  # neither one-hot nor flat: top-5 is meaningful
 
 
 def test_batch_and_fc_as_conv() -> None:

@@ -97,10 +97,11 @@ class _Net:
         return self.node('Conv', inputs, name, shape, kernel_shape=[kernel, kernel],
                          strides=[stride, stride], pads=[pad] * 4, group=group)
 
-    def batchnorm(self, x: str, name: str) -> str:
+    def batchnorm(self, x: str, name: str, scale: float = 1.0, var: float = 1.0) -> str:
+        """Add Caffe's BatchNorm + Scale: ``scale``, zero bias and mean, variance ``var``."""
         channels = self.shapes[x][0]
         params = [self.param(f'{name}_{p}', (channels,), fill=f)
-                  for p, f in (('scale', 1.0), ('bias', 0.0), ('mean', 0.0), ('var', 1.0))]
+                  for p, f in (('scale', scale), ('bias', 0.0), ('mean', 0.0), ('var', var))]
         return self.node('BatchNormalization', [x] + params, name, self.shapes[x], epsilon=1e-5)
 
     def relu(self, x: str, name: str) -> str:
@@ -245,19 +246,31 @@ def googlenet(batch: int = 1, weights: str = 'random', seed: int = 0,
     return net.model(net.softmax(x))
 
 
+#: The batch-norm statistics of the random ResNet-50, chosen so that activations stay near
+#: unit scale from a photo's first layer to the logits, as trained weights keep them: He-normal
+#: weights with unit batch norms double the activations' variance at every residual addition
+#: (2^16 over the 16 blocks), past FP16's range (65504) by res4e. conv1 sees mean-subtracted
+#: pixels (about 64 in RMS); a projection shortcut (no ReLU after it) halves He's gain of 2;
+#: the residual branch enters the sum at 0.3 of the shortcut's scale.
+_RESNET_CONV1_VAR = 64.0 ** 2
+_RESNET_SHORTCUT_VAR = 2.0
+_RESNET_BRANCH_SCALE = 0.3
+
+
 def _bottleneck(net: _Net, x: str, name: str, mid: int, out: int, stride: int) -> str:
     """One ResNet-50 block (Caffe names: res2a_branch2a, bn2a_branch2a, res2a, ...)."""
-    def conv_bn(source: str, branch: str, width: int, kernel: int, step: int) -> str:
+    def conv_bn(source: str, branch: str, width: int, kernel: int, step: int,
+                **statistics: float) -> str:
         conv = net.conv(source, f'res{name}_{branch}', width, kernel, stride=step,
                         pad=kernel // 2, bias=False)
-        return net.batchnorm(conv, f'bn{name}_{branch}')
+        return net.batchnorm(conv, f'bn{name}_{branch}', **statistics)
 
     shortcut = x
     if net.shapes[x][0] != out or stride != 1:
-        shortcut = conv_bn(x, 'branch1', out, 1, stride)
+        shortcut = conv_bn(x, 'branch1', out, 1, stride, var=_RESNET_SHORTCUT_VAR)
     y = net.relu(conv_bn(x, 'branch2a', mid, 1, stride), f'res{name}_branch2a_relu')
     y = net.relu(conv_bn(y, 'branch2b', mid, 3, 1), f'res{name}_branch2b_relu')
-    y = conv_bn(y, 'branch2c', out, 1, 1)
+    y = conv_bn(y, 'branch2c', out, 1, 1, scale=_RESNET_BRANCH_SCALE)
     return net.relu(net.add(y, shortcut, f'res{name}'), f'res{name}_relu')
 
 
@@ -265,7 +278,8 @@ def resnet50(batch: int = 1, weights: str = 'random', seed: int = 0,
              fc_as_conv: bool = False) -> Any:
     """:return: ResNet-50 (3x224x224 -> pool5 7x7 average -> fc1000 -> prob[1000])."""
     net = _Net('resnet50', (3, 224, 224), batch, weights, seed)
-    x = net.batchnorm(net.conv('data', 'conv1', 64, 7, stride=2, pad=3), 'bn_conv1')
+    x = net.batchnorm(net.conv('data', 'conv1', 64, 7, stride=2, pad=3), 'bn_conv1',
+                      var=_RESNET_CONV1_VAR)
     x = net.pool(net.relu(x, 'conv1_relu'), 'pool1', 'MaxPool', 3, 2)
     for stage, blocks, mid in ((2, 3, 64), (3, 4, 128), (4, 6, 256), (5, 3, 512)):
         for block in range(blocks):
