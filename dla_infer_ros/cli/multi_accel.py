@@ -17,10 +17,15 @@
 
 The same nodes, parameters and remappings as ``launch/multi_accel.launch.py``
 (both come from :func:`dla_infer_ros.topology.build_topology`), created in
-this process and served by one ``MultiThreadedExecutor``; for machines without
-``ros2 launch``. After ``--duration`` seconds (or Ctrl-C) it prints, per
-classifier, the requested and the effective device, frames per second, p50/p99
-latency and the last top-1 result.
+this process and served by one ``SingleThreadedExecutor``; for machines without
+``ros2 launch``. One executor thread is enough and the right choice: every
+callback only hands a frame over (each classifier infers in a thread of its
+own), and rclpy's ``MultiThreadedExecutor`` busy-waits here: while a node's
+mutually exclusive callback runs in its pool, the node's entities stay ready,
+so its wait returns at once, over and over, and takes the CPU from the
+inference threads and the image source. After ``--duration`` seconds (or
+Ctrl-C) it prints, per classifier, the requested and the effective device,
+frames per second, p50/p99 latency and the last top-1 result.
 """
 
 import argparse
@@ -34,7 +39,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import rclpy
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -83,8 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
                              '(repeatable; values read as YAML)')
     parser.add_argument('--duration', type=float, default=10.0,
                         help='seconds to run; 0 runs until Ctrl-C (default: 10)')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='executor threads; 0: one per CPU core (default)')
     parser.add_argument('--json', action='store_true', help='print the report as JSON')
     return parser
 
@@ -147,7 +150,7 @@ def _unknown_parameters(unknown: Sequence[str], known: Sequence[str]) -> str:
     return f'no parameter {", ".join(described)}; the node has {", ".join(known)}'
 
 
-def spin_for(executor: MultiThreadedExecutor, duration: float) -> float:
+def spin_for(executor: SingleThreadedExecutor, duration: float) -> float:
     """
     Serve until ``duration`` seconds pass (0: forever), Ctrl-C or shutdown.
 
@@ -248,14 +251,13 @@ def parse_command_line(argv: List[str], context: Context) -> argparse.Namespace:
 
     :param argv: the full argument list, program name first.
     :return: the runner's options.
-    :raises DlaInferError: for a negative ``--duration`` or ``--threads``, or ROS
+    :raises DlaInferError: for a negative ``--duration``, or ROS
         arguments rcl refuses (a malformed ``--params-file`` after ``--ros-args``).
     """
     try:
         args = build_parser().parse_args(remove_ros_args(argv)[1:])
-        for option, value in (('--duration', args.duration), ('--threads', args.threads)):
-            if value < 0:
-                raise DlaInferError(f'{option} {value} given; use 0 or more')
+        if args.duration < 0:
+            raise DlaInferError(f'--duration {args.duration} given; use 0 or more')
         rclpy.init(args=argv, context=context)
     except rclpy_implementation.RCLError as e:
         raise DlaInferError(f'the ROS arguments are not valid: {e}') from e
@@ -278,12 +280,12 @@ def run(argv: Optional[List[str]] = None) -> int:
         print(f'multi_accel: {e}', file=sys.stderr)
         return 2
     nodes: List[Tuple[NodeSpec, Node]] = []
-    executor: Optional[MultiThreadedExecutor] = None
+    executor: Optional[SingleThreadedExecutor] = None
     try:
         specs = build_topology(args.params_file, topology_options(args))
         for spec in specs:
             nodes.append((spec, create_node(spec, context)))
-        executor = MultiThreadedExecutor(num_threads=args.threads or None, context=context)
+        executor = SingleThreadedExecutor(context=context)
         for _, node in nodes:
             executor.add_node(node)
         seconds = spin_for(executor, args.duration)
@@ -297,15 +299,9 @@ def run(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _tear_down(executor: Optional[MultiThreadedExecutor],
+def _tear_down(executor: Optional[SingleThreadedExecutor],
                nodes: Sequence[Tuple[NodeSpec, Node]], context: Context) -> None:
     if executor is not None:
-        # rclpy's Executor.shutdown() destroys its guard condition without waiting for the
-        # callbacks still running in the thread pool, which then fail on it ("exception was
-        # never retrieved" at exit). Joining the pool first lets them finish cleanly.
-        pool = getattr(executor, '_executor', None)
-        if pool is not None:
-            pool.shutdown(wait=True)
         executor.shutdown()
     for _, node in reversed(nodes):
         node.destroy_node()
