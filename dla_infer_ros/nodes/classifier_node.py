@@ -16,7 +16,8 @@
 """
 The classifier node: ``image`` in, ``classification`` and ``/diagnostics`` out.
 
-Data path: subscription callback -> :class:`FrameQueue` -> inference thread ->
+Data path: subscription callback (the frame still serialized) -> :class:`FrameQueue`
+-> inference thread -> :mod:`dla_infer_ros.cdr` (the fields read in place) ->
 :mod:`dla_infer_ros.image_conversion` -> :class:`dla_infer_ros.classifier.Classifier`
 (preprocess, backend, postprocess) -> ``vision_msgs/Classification`` with the
 image's header. This module only translates between ROS and those pieces.
@@ -32,11 +33,13 @@ from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
-from rclpy.time import Time
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass
 
 from dla_infer_ros.backends import BackendOptions, DEVICE_STAGES
+from dla_infer_ros.cdr import read_compressed_image, read_image
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.diagnostics import StatusBuilder
 from dla_infer_ros.dla.analyzer import analyze_model
@@ -223,10 +226,11 @@ class ClassifierNode(Node):
                          reliability=ReliabilityPolicy.BEST_EFFORT
                          if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
+        # raw: frames arrive serialized; only those the inference thread takes are read.
         self._image_subscriptions = [
-            self.create_subscription(Image, 'image', self._on_image, qos),
+            self.create_subscription(Image, 'image', self._on_image, qos, raw=True),
             self.create_subscription(CompressedImage, 'image/compressed',
-                                     self._on_compressed, qos)]
+                                     self._on_compressed, qos, raw=True)]
         if self._reliability:
             self.get_logger().info(f'image subscription now {reliability} to match the '
                                    f'publishers on {self._image_subscriptions[0].topic_name}')
@@ -237,13 +241,13 @@ class ClassifierNode(Node):
         if wanted != self._reliability:
             self._subscribe(wanted)
 
-    def _on_image(self, msg: Image) -> None:
+    def _on_image(self, msg: bytes) -> None:
         self._enqueue(msg, False)
 
-    def _on_compressed(self, msg: CompressedImage) -> None:
+    def _on_compressed(self, msg: bytes) -> None:
         self._enqueue(msg, True)
 
-    def _enqueue(self, msg: Any, compressed: bool) -> None:
+    def _enqueue(self, msg: bytes, compressed: bool) -> None:
         self._stats.count('received')
         dropped = self._frames.put(Frame(msg, compressed, time.perf_counter_ns()))
         if dropped:
@@ -262,7 +266,7 @@ class ClassifierNode(Node):
         for slot, frame in enumerate(frames):
             start = time.perf_counter_ns()
             try:
-                image, order = self._convert(frame, slot, len(frames))
+                image, order, header = self._convert(frame, slot, len(frames))
             except DlaInferError as e:
                 self._stats.count('rejected')
                 self.get_logger().warning(f'image rejected: {e}',
@@ -270,7 +274,7 @@ class ClassifierNode(Node):
                 continue
             self._stats.record({'convert': (time.perf_counter_ns() - start) / 1e6})
             images.append(image)
-            kept.append(frame)
+            kept.append((frame, header))
         if not images:
             return
         try:
@@ -281,35 +285,53 @@ class ClassifierNode(Node):
                                     throttle_duration_sec=_LOG_THROTTLE_S)
             return
         self._stats.record(self._classifier.last_timings)
-        for frame, frame_results in zip(kept, results):
-            self._publish(frame, frame_results)
+        for (frame, header), frame_results in zip(kept, results):
+            self._publish(frame, header, frame_results)
 
-    def _convert(self, frame: Frame, slot: int, count: int) -> Tuple[np.ndarray, str]:
+    @staticmethod
+    def _read(frame: Frame) -> Tuple[Any, Header]:
+        """:return: the fields of a serialized frame (read in place where possible), its header."""
+        fields = (read_compressed_image if frame.compressed else read_image)(frame.msg)
+        if fields is None:  # not plain CDR: let the middleware's type support read it
+            try:
+                msg = deserialize_message(frame.msg,
+                                          CompressedImage if frame.compressed else Image)
+            except Exception as e:  # rclpy raises RMW errors of its own for any bad input
+                raise DlaInferError(f'cannot deserialize the frame: {e}') from e
+            return msg, msg.header
+        header = Header(frame_id=fields.frame_id)
+        header.stamp.sec, header.stamp.nanosec = fields.stamp_sec, fields.stamp_nanosec
+        return fields, header
+
+    def _convert(self, frame: Frame, slot: int, count: int) -> Tuple[np.ndarray, str, Header]:
+        fields, header = self._read(frame)
         if frame.compressed:
-            view, info = compressed_to_array(frame.msg)
+            view, info = compressed_to_array(fields)
         else:
-            view, info = image_to_array(frame.msg)
+            view, info = image_to_array(fields)
         native = NATIVE_ORDER.get(info.name)
         colour_pair = native in ('RGB', 'BGR') and self._order in ('RGB', 'BGR')
         if native == self._order or (colour_pair and count == 1):
             # The preprocessor resizes first and swaps channels on the small image.
-            return (view[:, :, 0] if native == 'GRAY' else view), str(native)
+            return (view[:, :, 0] if native == 'GRAY' else view), str(native), header
         converted = to_model_order(view, info, self._order, out=self._buffers[slot])
         self._buffers[slot] = converted
-        return (converted[:, :, 0] if self._order == 'GRAY' else converted), self._order
+        return ((converted[:, :, 0] if self._order == 'GRAY' else converted), self._order,
+                header)
 
-    def _publish(self, frame: Frame, results: List[Tuple[int, str, float]]) -> None:
+    def _publish(self, frame: Frame, header: Header,
+                 results: List[Tuple[int, str, float]]) -> None:
         msg = Classification()
-        msg.header = frame.msg.header
+        msg.header = header
         msg.results = [ObjectHypothesis(class_id=label, score=score)
                        for _, label, score in results]
         self._classification_pub.publish(msg)
         self.last_results = results
         self._stats.count('published')
         timings = {'in_node': (time.perf_counter_ns() - frame.received_ns) / 1e6}
-        stamp = Time.from_msg(frame.msg.header.stamp)
-        if stamp.nanoseconds > 0:
-            timings['end_to_end'] = (self.get_clock().now() - stamp).nanoseconds / 1e6
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        if stamp_ns > 0:  # an unstamped (or negative) stamp has no latency to show
+            timings['end_to_end'] = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         self._stats.record(timings)
 
     # -- parameters, labels, diagnostics -------------------------------------------------
