@@ -18,9 +18,14 @@ Image array -> model input tensor, following the model's contract.
 One :class:`Preprocessor` per model: it owns the input tensor (batch slots
 included) and every intermediate buffer, made once; :meth:`Preprocessor.process`
 writes one image into one batch slot without allocating.
+
+Per frame, the image (its crop only) is resized once into a small buffer, which
+is split into planes in the model's channel order (so the RGB/BGR swap costs
+nothing); each plane is then scaled and offset straight into its channel of the
+tensor.
 """
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -29,6 +34,9 @@ from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import InputContract
 
 INTERPOLATIONS = ('nearest', 'linear', 'cubic', 'area')
+
+#: Rows and columns of an image region.
+Window = Tuple[slice, slice]
 
 
 def _cv2() -> Any:
@@ -87,13 +95,49 @@ class Preprocessor:
         shape = (batch_size, c, h, w) if contract.layout == 'NCHW' else (batch_size, h, w, c)
         self.tensor = np.zeros(shape, dtype=np.dtype(contract.dtype))
         self._own_tensor = self.tensor
+        # Colour images resize into _resized and are split into _planes, in the model's
+        # channel order (or, for a gray model, converted into _gray); gray images resize
+        # into _gray, which then feeds every channel.
         self._resized = np.zeros((h, w, 3), dtype=np.uint8)
-        self._ordered = np.zeros((h, w, c), dtype=np.uint8)
-        self._work = np.zeros((h, w), dtype=np.float32)
-        std = np.asarray(contract.std, dtype=np.float32)
+        self._gray = np.zeros((h, w), dtype=np.uint8)
+        self._planes = np.zeros((3, h, w), dtype=np.uint8)
+        self._split_into = self._plane_order()
+        # cv2 writes only into contiguous arrays: a letterbox window is resized here first.
+        self._scratch = np.zeros(h * w * 3, dtype=np.uint8)
+        # Written straight into the tensor: float32 planes. Everything else is staged in
+        # buffers of its own: FP16 is computed in float32 and then converted, and three
+        # NHWC channels are interleaved by cv2.merge.
+        self._direct = self.tensor.dtype == np.float32 and (contract.layout == 'NCHW' or c == 1)
+        self._interleave = contract.layout == 'NHWC' and c == 3
+        staged = self.tensor.dtype.kind == 'f' and not self._direct
+        self._work = np.zeros((c, h, w) if staged else (0, 0, 0), np.float32)
+        self._interleaved = np.zeros((h, w, c) if self._interleave else (0, 0, 0),
+                                     np.uint8 if self.tensor.dtype == np.uint8 else np.float32)
+        self._half_bits = np.zeros(c * h * w if self.tensor.dtype == np.float16 else 0, np.int16)
+        std = np.asarray(contract.std, dtype=np.float32).reshape(c, 1, 1)
         self._gain = (np.float32(contract.scale) / std).astype(np.float32)
-        self._offset = (-np.asarray(contract.mean, dtype=np.float32) / std).astype(np.float32)
-        self._letterbox_for: Tuple[int, int] = (-1, -1)
+        self._offset = (-np.asarray(contract.mean, dtype=np.float32).reshape(c, 1, 1)
+                        / std).astype(np.float32)
+        # Work that would change nothing is skipped.
+        self._scales = bool((self._gain != 1).any())
+        self._offsets = bool((self._offset != 0).any())
+        # Where the resize reads and writes, for the last source size; a letterbox window
+        # that moves leaves stale pixels outside it, so the buffers are cleared then.
+        full = (slice(0, h), slice(0, w))
+        self._geometry_for: Tuple[int, ...] = (0, 0)
+        self._geometry: Tuple[Window, Window] = (full, full)
+        self._window: Window = full
+        self._cv: Any = None
+        self._interpolation = 0
+        self._to_gray: Dict[str, int] = {}
+        self._to_half: Any = None
+
+    def _plane_order(self) -> Dict[str, List[np.ndarray]]:
+        """:return: per colour order of an image, the planes its channels split into."""
+        planes = list(self._planes)
+        if self.contract.channel_order == 'BGR':
+            return {'BGR': planes, 'RGB': planes[::-1]}
+        return {'RGB': planes, 'BGR': planes[::-1]}
 
     def write_into(self, tensor: Optional[np.ndarray]) -> None:
         """
@@ -125,9 +169,34 @@ class Preprocessor:
         if not 0 <= slot < self.batch_size:
             raise DlaInferError(f'slot={slot} requested; the batch has {self.batch_size} slots')
         image = self._checked_image(image, order)
-        self._resize(image)
-        self._reorder(order)
-        self._normalize_into(slot)
+        cv2 = self._opencv()
+        if image.ndim == 2:
+            self._resize(cv2, image, self._gray)
+            source = self._gray[None]
+        elif self.contract.channel_order == 'GRAY':
+            self._resize(cv2, image, self._resized)
+            cv2.cvtColor(self._resized, self._to_gray[order], dst=self._gray)
+            source = self._gray[None]
+        else:
+            self._resize(cv2, image, self._resized)
+            # The swap to the model's channel order is which plane each channel goes to.
+            cv2.split(self._resized, self._split_into[order])
+            source = self._planes
+        self._write(source, self.tensor[slot])
+
+    def _opencv(self) -> Any:
+        """:return: the cv2 module, imported (and its constants looked up) on first use."""
+        if self._cv is None:
+            cv2 = _cv2()
+            self._interpolation = {'nearest': cv2.INTER_NEAREST, 'linear': cv2.INTER_LINEAR,
+                                   'cubic': cv2.INTER_CUBIC,
+                                   'area': cv2.INTER_AREA}[self.contract.interpolation]
+            self._to_gray = {'RGB': cv2.COLOR_RGB2GRAY, 'BGR': cv2.COLOR_BGR2GRAY}
+            # float32 -> float16 rounded as numpy's cast (to nearest even) but vectorised;
+            # OpenCV 4 has it, later versions may not.
+            self._to_half = getattr(cv2, 'convertFp16', None)
+            self._cv = cv2
+        return self._cv
 
     def _checked_image(self, image: np.ndarray, order: str) -> np.ndarray:
         if image.dtype != np.uint8:
@@ -143,66 +212,80 @@ class Preprocessor:
             raise DlaInferError(f'image of shape {image.shape} is empty')
         return image
 
-    def _resize(self, image: np.ndarray) -> None:
-        cv2 = _cv2()
-        contract = self.contract
-        flags = {'nearest': cv2.INTER_NEAREST, 'linear': cv2.INTER_LINEAR,
-                 'cubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}[contract.interpolation]
-        channels = 1 if image.ndim == 2 else 3
-        target = self._resized[:, :, 0] if channels == 1 else self._resized
-        height, width = image.shape[:2]
-        if contract.resize == 'letterbox':
-            inner_h, inner_w = letterbox_size(height, width, contract)
-            if self._letterbox_for != (inner_h, inner_w):
-                self._resized.fill(0)
-                self._letterbox_for = (inner_h, inner_w)
-            top = (contract.height - inner_h) // 2
-            left = (contract.width - inner_w) // 2
-            target = target[top:top + inner_h, left:left + inner_w]
-        else:
-            rows, cols = resize_roi(height, width, contract)
-            image = image[rows, cols]
-        # dst must be a contiguous buffer for cv2; the letterbox window is not,
-        # so it is resized into a scratch view only when needed.
+    def _resize(self, cv2: Any, image: np.ndarray, target: np.ndarray) -> None:
+        """Resize ``image`` (its crop, or into the letterbox window) into ``target``."""
+        if image.shape[:2] != self._geometry_for:
+            self._geometry = self._geometry_of(image.shape[0], image.shape[1])
+            self._geometry_for = image.shape[:2]
+        (rows, cols), window = self._geometry
+        if window != self._window:
+            self._resized.fill(0)
+            self._gray.fill(0)
+            self._window = window
+        image = image[rows, cols]
+        target = target[window]
         if target.flags.c_contiguous:
             cv2.resize(image, (target.shape[1], target.shape[0]), dst=target,
-                       interpolation=flags)
-        else:
-            target[...] = cv2.resize(image, (target.shape[1], target.shape[0]),
-                                     interpolation=flags).reshape(target.shape)
-
-    def _reorder(self, order: str) -> None:
-        wanted = self.contract.channel_order
-        source = self._resized
-        if wanted == 'GRAY':
-            if order == 'GRAY':
-                self._ordered[:, :, 0] = source[:, :, 0]
-            else:
-                code = 'COLOR_RGB2GRAY' if order == 'RGB' else 'COLOR_BGR2GRAY'
-                _cv2().cvtColor(source, getattr(_cv2(), code), dst=self._ordered[:, :, 0])
-        elif order == 'GRAY':
-            self._ordered[...] = source[:, :, :1]
-        elif order == wanted:
-            self._ordered[...] = source
-        else:
-            self._ordered[...] = source[:, :, ::-1]
-
-    def _normalize_into(self, slot: int) -> None:
-        out = self.tensor[slot]
-        channels = self.contract.channels
-        if out.dtype == np.uint8:
-            if self.contract.layout == 'NHWC':
-                out[...] = self._ordered
-            else:
-                out[...] = self._ordered.transpose(2, 0, 1)
+                       interpolation=self._interpolation)
             return
-        for c in range(channels):
-            np.multiply(self._ordered[:, :, c], self._gain[c], out=self._work)
-            self._work += self._offset[c]
-            if self.contract.layout == 'NCHW':
-                out[c] = self._work
-            else:
-                out[:, :, c] = self._work
+        # A letterbox window is not contiguous: resize into a contiguous view of the
+        # scratch buffer, then copy the window.
+        scratch = self._scratch[:target.size].reshape(target.shape)
+        cv2.resize(image, (target.shape[1], target.shape[0]), dst=scratch,
+                   interpolation=self._interpolation)
+        target[...] = scratch
+
+    def _geometry_of(self, height: int, width: int) -> Tuple[Window, Window]:
+        """:return: the rows and columns of the source read and of the target written."""
+        c = self.contract
+        if c.resize != 'letterbox':
+            return resize_roi(height, width, c), (slice(0, c.height), slice(0, c.width))
+        inner_h, inner_w = letterbox_size(height, width, c)
+        top, left = (c.height - inner_h) // 2, (c.width - inner_w) // 2
+        return ((slice(0, height), slice(0, width)),
+                (slice(top, top + inner_h), slice(left, left + inner_w)))
+
+    def _write(self, source: np.ndarray, out: np.ndarray) -> None:
+        """
+        Normalise the resized planes into one batch slot of the tensor.
+
+        :param source: uint8 C×H×W planes in the model's channel order, or 1×H×W
+            for every channel.
+        :param out: the batch slot, in the tensor's layout and type.
+        """
+        planes = out if self.contract.layout == 'NCHW' else out.transpose(2, 0, 1)
+        if self._direct:
+            self._normalize(source, planes)
+        elif out.dtype == np.uint8 and not self._interleave:
+            np.copyto(planes, source)
+        elif out.dtype == np.uint8:
+            self._store(np.broadcast_to(source, self._planes.shape), out)
+        else:
+            self._normalize(source, self._work)
+            self._store(self._work, out)
+
+    def _store(self, planes: np.ndarray, out: np.ndarray) -> None:
+        """Copy C×H×W ``planes`` into ``out``, interleaved and converted as ``out`` needs."""
+        if self._interleave:
+            planes = self._cv.merge(list(planes), dst=self._interleaved)
+        else:
+            out = out if self.contract.layout == 'NCHW' else out.transpose(2, 0, 1)
+        if out.dtype == np.float16 and self._to_half is not None:
+            bits = self._half_bits.reshape(-1, planes.shape[-1])
+            bits = self._to_half(planes.reshape(bits.shape), bits)  # float16 bits as int16
+            planes = bits.view(np.float16).reshape(planes.shape)
+        np.copyto(out, planes, casting='same_kind')
+
+    def _normalize(self, source: np.ndarray, dest: np.ndarray) -> None:
+        """Write ``source * gain + offset``, per channel, into float32 ``dest``."""
+        # Multiply, then add, each rounded to float32: the values this package has always
+        # produced (a fused multiply-add would differ in the last bit).
+        if self._scales:
+            np.multiply(source, self._gain, out=dest, dtype=np.float32)
+        else:
+            np.copyto(dest, source)
+        if self._offsets:
+            np.add(dest, self._offset, out=dest)
 
     def describe(self) -> Dict[str, object]:
         """:return: the preprocessing settings, for logs and diagnostics."""

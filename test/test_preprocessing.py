@@ -15,13 +15,15 @@
 """Resize modes, channel order, normalisation, layouts and batch slots."""
 
 import dataclasses
+import itertools
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import InputContract
-from dla_infer_ros.preprocessing import letterbox_size, Preprocessor, resize_roi
+from dla_infer_ros.preprocessing import INTERPOLATIONS, letterbox_size, Preprocessor, resize_roi
 
 cv2 = pytest.importorskip('cv2', reason='opencv is not installed')
 
@@ -115,3 +117,102 @@ def test_writes_into_a_given_buffer_and_back() -> None:
     assert pre.tensor is own
     with pytest.raises(DlaInferError, match=r'cannot hold the input float32\[1, 3, 4, 4\]'):
         pre.write_into(np.zeros((1, 3, 4, 5), dtype=np.float32))
+
+
+def reference(image: np.ndarray, order: str, contract: InputContract) -> np.ndarray:
+    """Preprocess the plain way, allocating as it goes: what the tensor must hold."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    flags = {'nearest': cv2.INTER_NEAREST, 'linear': cv2.INTER_LINEAR,
+             'cubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA}[contract.interpolation]
+    h, w = contract.height, contract.width
+    if contract.resize == 'letterbox':
+        inner_h, inner_w = letterbox_size(image.shape[0], image.shape[1], contract)
+        top, left = (h - inner_h) // 2, (w - inner_w) // 2
+        resized = np.zeros((h, w) + image.shape[2:], dtype=np.uint8)
+        inner = cv2.resize(image, (inner_w, inner_h), interpolation=flags)
+        resized[top:top + inner_h, left:left + inner_w] = inner.reshape(
+            (inner_h, inner_w) + image.shape[2:])
+    else:
+        rows, cols = resize_roi(image.shape[0], image.shape[1], contract)
+        resized = cv2.resize(image[rows, cols], (w, h), interpolation=flags)
+    if contract.channel_order == 'GRAY':
+        code = cv2.COLOR_RGB2GRAY if order == 'RGB' else cv2.COLOR_BGR2GRAY
+        planes = (resized if order == 'GRAY' else cv2.cvtColor(resized, code))[None]
+    elif order == 'GRAY':
+        planes = np.stack([resized] * 3)
+    else:
+        planes = resized.transpose(2, 0, 1)
+        planes = planes if order == contract.channel_order else planes[::-1]
+    if contract.dtype != 'uint8':
+        std = np.asarray(contract.std, dtype=np.float32)
+        gain = (np.float32(contract.scale) / std).reshape(-1, 1, 1)
+        offset = (-np.asarray(contract.mean, dtype=np.float32) / std).reshape(-1, 1, 1)
+        planes = planes * gain + offset  # float32, rounded after the multiply and the add
+    return (planes if contract.layout == 'NCHW' else planes.transpose(1, 2, 0)).astype(
+        contract.dtype)
+
+
+@pytest.mark.parametrize('layout,dtype,model_order,resize', itertools.product(
+    ('NCHW', 'NHWC'), ('float32', 'float16', 'uint8'), ('RGB', 'BGR', 'GRAY'),
+    ('stretch', 'center_crop', 'letterbox')))
+def test_tensor_equals_the_plain_recipe_exactly(layout: str, dtype: str, model_order: str,
+                                                resize: str) -> None:
+    channels = 1 if model_order == 'GRAY' else 3
+    rng = np.random.default_rng(7)
+    for interpolation in INTERPOLATIONS:
+        contract = InputContract(height=12, width=16, layout=layout, dtype=dtype,
+                                 channels=channels, channel_order=model_order, resize=resize,
+                                 interpolation=interpolation, scale=1 / 255,
+                                 mean=(0.485, 0.456, 0.406)[:channels],
+                                 std=(0.229, 0.224, 0.225)[:channels])
+        pre = Preprocessor(contract, batch_size=2)
+        # Sizes change between frames: the crop or letterbox window moves with them.
+        for (height, width), order in zip([(30, 21), (21, 30), (30, 21), (5, 40)] * 3,
+                                          ['BGR', 'RGB', 'GRAY'] * 4):
+            shape = (height, width) if order == 'GRAY' else (height, width, 3)
+            image = rng.integers(0, 256, shape, dtype=np.uint8)
+            pre.process(image, order, slot=1)
+            expected = reference(image, order, contract)
+            assert pre.tensor.dtype == expected.dtype
+            assert np.array_equal(pre.tensor[1], expected), (interpolation, order, shape)
+            assert not pre.tensor[0].any()
+
+
+def test_identity_normalisation_copies_pixels() -> None:
+    pre = Preprocessor(BASE)
+    image = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    pre.process(image, 'BGR')
+    assert np.array_equal(pre.tensor[0], image[:, :, ::-1].transpose(2, 0, 1))
+
+
+def test_writes_fp16_into_a_row_padded_buffer() -> None:
+    # As a DLA engine's input: FP16 rows padded to 64 bytes, bound through a strided view.
+    contract = dataclasses.replace(InputContract(), height=20, width=24, dtype='float16')
+    image = np.random.default_rng(5).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    own = Preprocessor(contract)
+    own.process(image, 'BGR')
+    padded = np.full((1, 3, 20, 32), 7, dtype=np.float16)
+    pre = Preprocessor(contract)
+    pre.write_into(padded[..., :24])
+    pre.process(image, 'BGR')
+    assert np.array_equal(padded[..., :24], own.tensor) and (padded[..., 24:] == 7).all()
+
+
+@pytest.mark.parametrize('changes', [
+    {}, {'layout': 'NHWC'}, {'dtype': 'float16'}, {'dtype': 'uint8', 'layout': 'NHWC'},
+    {'resize': 'letterbox'}, {'channels': 1, 'channel_order': 'GRAY', 'mean': (0.5,),
+                              'std': (0.5,)}])
+def test_process_allocates_no_image_sized_memory(changes: dict) -> None:
+    contract = dataclasses.replace(InputContract(height=512, width=512), **changes)
+    pre = Preprocessor(contract)
+    frame = np.random.default_rng(2).integers(0, 256, (640, 480, 3), dtype=np.uint8)
+    pre.process(frame, 'BGR')
+    tracemalloc.start()
+    try:
+        pre.process(frame, 'BGR')
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # numpy's ufunc buffers take some 32 KiB; one plane of the input would be 256 KiB.
+    assert peak < contract.height * contract.width
