@@ -68,6 +68,7 @@ class Classifier:
         self.backend: Backend = create_backend(backend, contract.model_path, self.options,
                                                **extra)
         self.postprocessor: Optional[Postprocessor] = None
+        self._output_name = ''  # the scores' output, found by activate()
         #: Milliseconds spent in each stage by the last :meth:`classify` call.
         self.last_timings: Dict[str, float] = dict.fromkeys(STAGES, 0.0)
 
@@ -95,6 +96,7 @@ class Classifier:
             # Preprocess straight into the backend's (pinned) input memory: one copy less.
             self.preprocessor.write_into(offered)
         output = self._output_spec()
+        self._output_name = output.name
         num_classes = int(np.prod(output.shape[1:]))
         labels = load_labels(self.contract.labels_path, num_classes)
         self.postprocessor = Postprocessor(num_classes, labels, self.contract.output_kind,
@@ -143,7 +145,7 @@ class Classifier:
         feed = {self.contract.input_contract.name: self.preprocessor.tensor}
         outputs = self.backend.infer(feed)
         t2 = time.perf_counter_ns()
-        scores = outputs[self._output_spec().name]
+        scores = outputs[self._output_name]
         results = [self.postprocessor.process(scores[i]) for i in range(len(images))]
         t3 = time.perf_counter_ns()
         self.last_timings['preprocess'] = (t1 - t0) / 1e6
