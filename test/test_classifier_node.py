@@ -102,10 +102,11 @@ class Peer:
         for key, value in array_to_image_fields(pixels, kind).items():
             setattr(msg, key, value)
         frame_id = override.pop('frame_id', f'camera_{index}')
+        stamp_sec = override.pop('stamp_sec', 1000 + index)
         for key, value in override.items():
             setattr(msg, key, value)
         msg.header.frame_id = frame_id
-        msg.header.stamp.sec, msg.header.stamp.nanosec = 1000 + index, 123
+        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp_sec, 123
         self.image_pub.publish(msg)
 
     def spin_until(self, condition: Any, timeout: float) -> bool:
@@ -191,15 +192,18 @@ def test_malformed_frames_are_counted_and_good_ones_served(peer: Peer, tiny_mode
         peer.publish(good, 'rgb8', 1, step=10)  # step shorter than a row
         peer.publish(good, 'rgb8', 2, encoding='rgb9')  # unknown encoding
         peer.publish(good, 'rgb8', 3, height=4800)  # data shorter than step * height
-        peer.publish(good, 'rgb8', 4)
-        assert peer.spin_until(lambda: len(peer.classifications) >= 2, 20.0)
+        peer.publish(good, 'rgb8', 4, stamp_sec=-5)  # a negative stamp is still a frame
+        peer.publish(good, 'rgb8', 5, stamp_sec=2**31 - 1)  # and so is one from 2038
+        peer.publish(good, 'rgb8', 6)
+        assert peer.spin_until(lambda: len(peer.classifications) >= 4, 20.0)
         assert peer.spin_until(lambda: bool(peer.diagnostics) and
                                peer.latest_status()['frames_rejected'] == '3', 10.0)
         log = node.stop()
-    assert sorted(c.header.frame_id for c in peer.classifications) == ['camera_0', 'camera_4']
+    assert sorted((c.header.frame_id, c.header.stamp.sec) for c in peer.classifications) == [
+        ('camera_0', 1000), ('camera_4', -5), ('camera_5', 2**31 - 1), ('camera_6', 1006)]
     status = peer.latest_status()
-    assert status['frames_published'] == str(2 + warm)
-    assert status['frames_received'] == str(5 + warm)
+    assert status['frames_published'] == str(4 + warm)
+    assert status['frames_received'] == str(7 + warm)
     assert 'image rejected' in log
 
 
@@ -316,6 +320,39 @@ def test_rclpy_own_subscriptions_are_kept(tiny_model: str) -> None:
     node.destroy_node()
     peer.close()
     assert topics == ['/clock', '/image', '/image/compressed']
+
+
+def test_an_unexpected_error_in_one_frame_does_not_stop_serving(tiny_model: str) -> None:
+    from rclpy.parameter import Parameter
+    from dla_infer_ros.nodes.classifier_node import ClassifierNode
+    configure_ros_environment()
+    peer = Peer()
+    node = ClassifierNode(context=peer.context, parameter_overrides=[
+        Parameter('model_path', value=tiny_model), Parameter('diagnostics_period', value=0.2)])
+    classify = node._classifier.classify
+    armed = []
+
+    def failing_once(images: Any, order: str) -> Any:
+        if armed and armed.pop():
+            raise RuntimeError('not a DlaInferError')
+        return classify(images, order)
+    node._classifier.classify = failing_once  # type: ignore[method-assign]
+    peer.executor.add_node(node)
+    try:
+        assert peer.wait_for_node()
+        peer.warm_up(_frame('red', 48, 64), 'rgb8')
+        armed.append(True)  # the next frame fails
+        for index in range(3):
+            peer.publish(_frame('blue', 48, 64), 'rgb8', index)
+            peer.spin_until(lambda: False, 0.1)
+        assert peer.spin_until(lambda: len(peer.classifications) >= 2, 10.0)
+        assert peer.spin_until(lambda: bool(peer.diagnostics) and
+                               peer.latest_status()['frames_failed'] == '1', 10.0)
+    finally:
+        peer.executor.remove_node(node)
+        node.destroy_node()
+        peer.close()
+    assert [c.header.frame_id for c in peer.classifications] == ['camera_1', 'camera_2']
 
 
 def test_best_effort_camera_replaces_both_image_subscriptions(tiny_model: str) -> None:

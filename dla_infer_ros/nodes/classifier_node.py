@@ -258,8 +258,14 @@ class ClassifierNode(Node):
     def _serve(self) -> None:
         while not self._frames.closed:
             frames = self._frames.take(self._classifier.batch_size, timeout=0.5)
-            if frames:
+            if not frames:
+                continue
+            try:
                 self._process(frames)
+            except Exception as e:  # whatever one frame raises must not end the serving loop
+                self._stats.count('failed', len(frames))
+                self.get_logger().error(f'frame failed: {type(e).__name__}: {e}',
+                                        throttle_duration_sec=_LOG_THROTTLE_S)
 
     def _process(self, frames: List[Frame]) -> None:
         images, kept, order = [], [], self._order
