@@ -322,6 +322,26 @@ def test_rclpy_own_subscriptions_are_kept(tiny_model: str) -> None:
     assert topics == ['/clock', '/image', '/image/compressed']
 
 
+def test_compressed_frames_are_served(peer: Peer, tiny_model: str) -> None:
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100}
+    publisher = peer.node.create_publisher(CompressedImage, 'image/compressed', 100)
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        peer.warm_up(_frame('red', 48, 64), 'rgb8')
+        for index, (colour, kind) in enumerate([('blue', 'png'), ('green', 'jpeg')]):
+            msg = CompressedImage(format=f'bgr8; {kind} compressed bgr8')
+            msg.data = cv2.imencode(f'.{kind}', _frame(colour, 48, 64)[:, :, ::-1])[1].tobytes()
+            msg.header.frame_id, msg.header.stamp.sec = f'camera_{index}', 1000 + index
+            publisher.publish(msg)
+        assert peer.spin_until(lambda: len(peer.classifications) >= 2, 20.0), node.stop()
+        node.stop()
+    got = {c.header.frame_id: (c.header.stamp.sec, c.results[0].class_id)
+           for c in peer.classifications}
+    assert got == {'camera_0': (1000, 'blue'), 'camera_1': (1001, 'green')}
+
+
 def test_an_unexpected_error_in_one_frame_does_not_stop_serving(tiny_model: str) -> None:
     from rclpy.parameter import Parameter
     from dla_infer_ros.nodes.classifier_node import ClassifierNode
