@@ -16,6 +16,10 @@
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from typing import Any, Dict, List, Tuple
 
 import numpy as np
@@ -122,6 +126,36 @@ def test_the_executor_waits_instead_of_spinning(
     # dispatcher its image and result subscriptions); a few 1 Hz timers. The busy loop this
     # guards against (a MultiThreadedExecutor) woke up 2-6 times as often with this model.
     assert len(wakeups) < 2 * (frames + received) + 100, (len(wakeups), frames, received)
+
+
+@pytest.mark.parametrize('number', [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_ends_the_run_with_the_report(
+        tiny_model: str, image_folder: str, number: int) -> None:
+    # Started as a shell starts a background job: with SIGINT ignored.
+    env = configure_ros_environment()
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'dla_infer_ros.cli.multi_accel', '--model-path', tiny_model,
+         '-p', 'backend=onnxruntime', '--images', image_folder, '--rate', '30',
+         '--duration', '0', '--json'], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        time.sleep(4.0)  # start-up and some frames
+        assert process.poll() is None, process.communicate()
+        process.send_signal(number)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=20.0)
+        stopped_after = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert stopped_after < 2.0
+    report = json.loads(out)
+    assert [r['node'] for r in report['classifiers']] == [
+        '/classifier_gpu', '/classifier_dla0', '/classifier_dla1']
+    assert all(r['published'] > 0 for r in report['classifiers'])
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -32,7 +32,9 @@ import argparse
 import difflib
 import importlib
 import json
+import signal
 import sys
+import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -55,6 +57,9 @@ NODE_CLASSES = {
     'dispatcher': ('dla_infer_ros.nodes.dispatcher_node', 'DispatcherNode'),
     'image_source': ('dla_infer_ros.nodes.image_source_node', 'ImageSourceNode'),
 }
+#: Signals that end the run with its report: Ctrl-C, and what systemd, docker stop and
+#: ros2 launch send.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: The latency the report shows: image header stamp -> result published.
 LATENCY_STAGE = 'end_to_end'
 #: Columns of the classifier table.
@@ -152,18 +157,32 @@ def _unknown_parameters(unknown: Sequence[str], known: Sequence[str]) -> str:
 
 def spin_for(executor: SingleThreadedExecutor, duration: float) -> float:
     """
-    Serve until ``duration`` seconds pass (0: forever), Ctrl-C or shutdown.
+    Serve until ``duration`` seconds pass (0: forever), a stop signal or shutdown.
+
+    SIGINT and SIGTERM end the run (the report follows) within one executor wait
+    (0.1 s), also where the shell that started this process in the background
+    made it ignore SIGINT; this process's own context gets no handlers from rclpy.
 
     :return: the seconds served.
     """
     start = time.monotonic()
     deadline = start + duration if duration > 0 else float('inf')
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # where Python allows handlers
+        previous = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
     try:
         while time.monotonic() < deadline and executor.context.ok():
             executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # the report below is what the user stopped for
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return time.monotonic() - start
+
+
+def _stop(number: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
 
 
 def classifier_row(spec: NodeSpec, node: Any, seconds: float) -> Dict[str, Any]:
