@@ -44,6 +44,7 @@ from dla_infer_ros.backends import BackendOptions, DEVICE_STAGES, resolve_backen
 from dla_infer_ros.backends.base import EVENT_STAGES
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.image_conversion import read_image_file
 from dla_infer_ros.model_contract import (contract_path_for, InputContract, ModelContract,
                                           resolve_model)
 
@@ -217,7 +218,6 @@ def load_images(paths: Sequence[str]) -> List[Tuple[str, np.ndarray]]:
     :return: (path, BGR uint8 image) pairs.
     :raises DlaInferError: for a missing path, an unreadable image or no image at all.
     """
-    cv2 = require('cv2', 'reading images')
     files: List[str] = []
     for path in paths:
         if os.path.isdir(path):
@@ -231,7 +231,7 @@ def load_images(paths: Sequence[str]) -> List[Tuple[str, np.ndarray]]:
         raise DlaInferError(f'no image in {", ".join(paths)}')
     images = []
     for path in files:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        image = read_image_file(path)
         if image is None:
             raise DlaInferError(f'{path}: not an image OpenCV can read')
         images.append((path, image))

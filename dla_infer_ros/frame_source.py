@@ -29,6 +29,7 @@ import numpy as np
 
 from dla_infer_ros import _optional
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.image_conversion import read_image_file
 
 #: File name endings read as still images when a folder is given.
 IMAGE_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.pgm', '.png', '.pnm', '.ppm', '.tif', '.tiff',
@@ -73,7 +74,7 @@ class FrameSource:
             self.kind = 'folder'
             self._stills = [self._convert(image) for image in self._read_folder(path)]
         else:
-            image = self._cv2.imread(path, self._cv2.IMREAD_COLOR)
+            image = read_image_file(path)
             if image is not None:
                 self.kind = 'image'
                 self._stills = [self._convert(image)]
@@ -122,7 +123,7 @@ class FrameSource:
         names = sorted(n for n in os.listdir(path) if n.lower().endswith(IMAGE_EXTENSIONS))
         images = []
         for name in names:
-            image = self._cv2.imread(os.path.join(path, name), self._cv2.IMREAD_COLOR)
+            image = read_image_file(os.path.join(path, name))
             if image is None:
                 raise DlaInferError(f'{os.path.join(path, name)}: not a readable image file')
             images.append(image)

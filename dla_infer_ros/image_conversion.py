@@ -140,7 +140,16 @@ _VIDEO_TO_FULL_RANGE = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0),
                                0, 255).astype(np.uint8)
 
 #: Codecs a CompressedImage ``format`` may name ('' when it names none).
-COMPRESSED_CODECS = ('', 'jpeg', 'jpg', 'png', 'tiff', 'tif', 'webp', 'bmp', 'jp2')
+#: Codec names a CompressedImage ``format`` may give: those whose size is read from the
+#: header before decoding ('' names none: the data says which).
+COMPRESSED_CODECS = ('', 'jpeg', 'jpg', 'png')
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+#: How much of an image file is read to find its size (a JPEG's metadata comes first)
+_HEADER_BYTES = 1024 * 1024
+#: PNG colour type -> channels (a palette decodes to colour with alpha at most)
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}
+#: JPEG start-of-frame markers (all but DHT C4, JPG C8 and DAC CC)
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 class ImageFields(TypedDict):
@@ -277,6 +286,7 @@ def compressed_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
     if buffer.size > MAX_BYTES:
         raise DlaInferError(f'compressed image has {buffer.size} bytes; the limit is '
                             f'{MAX_BYTES} bytes')
+    _check_encoded_size(buffer, required=True)  # a few KB can decode to gigabytes
     cv2 = _cv2('decoding a CompressedImage')
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -446,6 +456,96 @@ def _parse_compressed_format(image_format: str) -> str:
     if len(words) >= 3 and words[1] == 'compressed':
         return words[2]
     return ''
+
+
+def encoded_geometry(data: np.ndarray) -> Optional[Tuple[str, int, int, int]]:
+    """
+    Read the size of a PNG or JPEG image from its header, without decoding it.
+
+    :param data: the compressed bytes (or their beginning), flat uint8.
+    :return: codec (``png`` or ``jpeg``), height, width, and the decoded bytes per pixel
+        at most; None for data that is neither.
+    :raises DlaInferError: for a header cut short or malformed.
+    """
+    head = data[:32].tobytes()
+    if head.startswith(_PNG_SIGNATURE):
+        if len(head) < 26 or head[12:16] != b'IHDR':
+            raise DlaInferError('PNG data has no complete IHDR header')
+        width, height = int.from_bytes(head[16:20], 'big'), int.from_bytes(head[20:24], 'big')
+        depth, colour = head[24], head[25]
+        if colour not in _PNG_CHANNELS:
+            raise DlaInferError(f'PNG data has colour type {colour}, which PNG does not define')
+        return 'png', height, width, _PNG_CHANNELS[colour] * (2 if depth == 16 else 1)
+    if head.startswith(b'\xff\xd8'):
+        return ('jpeg',) + _jpeg_geometry(data)
+    return None
+
+
+def _jpeg_geometry(data: np.ndarray) -> Tuple[int, int, int]:
+    """:return: height, width and components from the JPEG frame header (SOF)."""
+    size, at = data.size, 2
+    while at + 4 <= size:
+        if data[at] != 0xFF:
+            raise DlaInferError(f'JPEG data has no marker at byte {at}')
+        marker = int(data[at + 1])
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, or the scan: no frame header came first
+            break
+        length = (int(data[at + 2]) << 8) | int(data[at + 3])
+        if marker in _JPEG_FRAME_MARKERS:
+            if length < 8 or at + 10 > size:
+                raise DlaInferError('JPEG frame header is cut short')
+            height = (int(data[at + 5]) << 8) | int(data[at + 6])
+            width = (int(data[at + 7]) << 8) | int(data[at + 8])
+            if height == 0:
+                raise DlaInferError('JPEG height 0 (set later by a DNL marker) is not supported')
+            return height, width, int(data[at + 9])
+        if length < 2:
+            raise DlaInferError(f'JPEG segment at byte {at} has length {length}')
+        at += 2 + length
+    raise DlaInferError('JPEG data has no frame header before its image data')
+
+
+def _check_encoded_size(data: np.ndarray, required: bool) -> None:
+    """Refuse a PNG or JPEG whose header exceeds the limits; other data too if ``required``."""
+    geometry = encoded_geometry(data)
+    if geometry is None:
+        if required:
+            raise DlaInferError('compressed image data is neither PNG nor JPEG (the codecs '
+                                'whose size is checked before decoding)')
+        return
+    codec, height, width, pixel_bytes = geometry
+    if height > MAX_SIDE or width > MAX_SIDE or height * width * pixel_bytes > MAX_BYTES:
+        raise DlaInferError(f'{codec} image of {width}x{height} exceeds the limits '
+                            f'({MAX_SIDE} pixels a side, {MAX_BYTES} bytes decoded); refused '
+                            'before decoding')
+
+
+def read_image_file(path: str) -> Optional[np.ndarray]:
+    """
+    Read an image file as BGR uint8; a PNG or JPEG is checked against the limits first.
+
+    :return: the image, or None when OpenCV cannot decode the file (a video, say).
+    :raises DlaInferError: when the file cannot be read, or its header promises an image
+        beyond the limits (a decompression bomb: a few KB that decode to gigabytes).
+    """
+    try:
+        with open(path, 'rb') as f:
+            head = np.frombuffer(f.read(_HEADER_BYTES), dtype=np.uint8)
+    except OSError as e:
+        raise DlaInferError(f'{path}: cannot read: {e.strerror}') from e
+    try:
+        _check_encoded_size(head, required=False)
+    except DlaInferError as e:
+        raise DlaInferError(f'{path}: {e}') from e
+    cv2 = _cv2('reading image files')
+    image: Optional[np.ndarray] = cv2.imread(path, cv2.IMREAD_COLOR)
+    return image
 
 
 def _decoded_kind(image: np.ndarray, decoded_encoding: str) -> str:

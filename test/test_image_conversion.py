@@ -23,9 +23,11 @@ Bayer sampling), then decoded by the module and compared with that image.
 import array
 import importlib
 import importlib.util
+import struct
 import sys
 from types import SimpleNamespace
 from typing import Any, Callable, Dict, Tuple
+import zlib
 
 import numpy as np
 import pytest
@@ -388,14 +390,73 @@ def test_bgra_png_round_trip() -> None:
 
 @pytest.mark.parametrize('image_format, data, message', [
     ('jpeg', b'', r"compressed image \(format 'jpeg'\) has empty data"),
-    ('jpeg', b'not a jpeg at all', r'cannot decode 17 bytes of compressed image data '
-                                   r"\(format 'jpeg'\)"),
+    ('jpeg', b'not a jpeg at all', r'neither PNG nor JPEG'),
+    ('jpeg', b'\xff\xd8\xff\xd9', r'no frame header'),
+    ('jpeg', b'\xff\xd8\x00\x00\x00\x00', r'no marker at byte 2'),
+    ('png', b'\x89PNG\r\n\x1a\n\x00\x00', r'no complete IHDR'),
     ('h264', b'\x00\x00\x01', r"names codec 'h264'; supported: jpeg, jpg, png"),
     ('16UC1; compressedDepth png', b'\x00' * 20, r'compressedDepth'),
 ])
 def test_bad_compressed_image_raises(image_format: str, data: bytes, message: str) -> None:
     with pytest.raises(DlaInferError, match=message):
         ic.compressed_to_array(SimpleNamespace(format=image_format, data=data))
+
+
+def _png_header(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
+    ihdr = struct.pack('>II', width, height) + bytes([depth, colour, 0, 0, 0])
+    return (b'\x89PNG\r\n\x1a\n' + struct.pack('>I', 13) + b'IHDR' + ihdr
+            + struct.pack('>I', zlib.crc32(b'IHDR' + ihdr)))
+
+
+def _jpeg_header(width: int, height: int) -> bytes:
+    app0 = b'\xff\xe0' + struct.pack('>H', 16) + b'JFIF\x00' + bytes(9)
+    frame = b'\xff\xc0' + struct.pack('>HBHHB', 17, 8, height, width, 3) + bytes(9)
+    return b'\xff\xd8' + app0 + frame + b'\xff\xda' + bytes(12)
+
+
+@pytest.mark.parametrize('data, message', [
+    (_png_header(30000, 30000) + bytes(64), 'png image of 30000x30000 exceeds'),
+    (_png_header(16000, 16000, depth=16, colour=6), 'png image of 16000x16000'),
+    (_jpeg_header(20000, 100), 'jpeg image of 20000x100 exceeds'),
+], ids=['png-side', 'png-bytes', 'jpeg-side'])
+def test_decompression_bombs_are_refused_before_decoding(
+        data: bytes, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+
+    def never(*args: Any) -> None:
+        raise AssertionError('decoded')
+    monkeypatch.setattr(cv2, 'imdecode', never)
+    with pytest.raises(DlaInferError, match=message):
+        ic.compressed_to_array(SimpleNamespace(format='png', data=data))
+
+
+def test_image_files_are_checked_before_decoding(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+    photo, bomb, other = (str(tmp_path / n) for n in ('photo.png', 'bomb.png', 'notes.txt'))
+    cv2.imwrite(photo, RANDOM_RGB)
+    with open(bomb, 'wb') as f:
+        f.write(_png_header(30000, 30000) + bytes(64))
+    with open(other, 'w', encoding='utf-8') as f:
+        f.write('not an image')
+    np.testing.assert_array_equal(ic.read_image_file(photo), cv2.imread(photo))
+    assert ic.read_image_file(other) is None  # what OpenCV cannot read: the caller decides
+    monkeypatch.setattr(cv2, 'imread', lambda *args: pytest.fail('decoded'))
+    with pytest.raises(DlaInferError, match='bomb.png: png image of 30000x30000 exceeds'):
+        ic.read_image_file(bomb)
+    with pytest.raises(DlaInferError, match='missing.png: cannot read'):
+        ic.read_image_file(str(tmp_path / 'missing.png'))
+
+
+def test_header_sizes_match_the_decoded_images() -> None:
+    import cv2
+    for extension, image in (('.png', RANDOM_RGB), ('.jpg', RANDOM_RGB),
+                             ('.png', RANDOM_RGB[..., 0])):
+        encoded = cv2.imencode(extension, image)[1].reshape(-1)
+        codec, height, width, _ = ic.encoded_geometry(encoded)
+        assert (height, width) == image.shape[:2], codec
+    assert ic.encoded_geometry(np.frombuffer(_png_header(7, 5, 16, 0), np.uint8)) == (
+        'png', 5, 7, 2)
 
 
 def test_16_bit_colour_png_raises() -> None:

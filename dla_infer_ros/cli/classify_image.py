@@ -22,10 +22,10 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from dla_infer_ros._optional import require
 from dla_infer_ros.backends import BackendOptions
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.image_conversion import read_image_file
 from dla_infer_ros.model_contract import resolve_model
 
 
@@ -61,8 +61,7 @@ def _check_paths(paths: List[str]) -> None:
 
 
 def _read_image(path: str) -> np.ndarray:
-    cv2 = require('cv2', 'reading image files')
-    image: Optional[np.ndarray] = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = read_image_file(path)
     if image is None:
         raise DlaInferError(f'{path}: not a readable image file')
     return image

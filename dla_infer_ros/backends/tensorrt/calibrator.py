@@ -34,10 +34,10 @@ from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, 
 
 import numpy as np
 
-from dla_infer_ros._optional import require
 from dla_infer_ros.backends.cuda import CudaApi, DeviceBuffer, HostBuffer, Stream
 from dla_infer_ros.backends.tensorrt.engine_cache import atomic_write, file_lock, sha256_file
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.image_conversion import read_image_file
 
 #: called with the input's full shape (batch first); yields float32 arrays of that shape
 #: (it may refill and yield the same array each time)
@@ -97,7 +97,6 @@ class FolderBatchSource:
         :param input_shape: the model input's full shape, batch first.
         :raises DlaInferError: for an unreadable image or a sample of the wrong shape.
         """
-        cv2 = require('cv2', 'reading INT8 calibration images')
         paths = list_images(self.folder)
         if self.max_images > 0:
             paths = paths[:self.max_images]
@@ -109,7 +108,7 @@ class FolderBatchSource:
         batch = np.empty(input_shape, dtype=np.float32)
         filled = 0
         for path in paths:
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            image = read_image_file(path)
             if image is None:
                 raise DlaInferError(f'cannot read calibration image {path!r}')
             sample = np.asarray(self.preprocess(image))
