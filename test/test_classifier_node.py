@@ -342,6 +342,21 @@ def test_compressed_frames_are_served(peer: Peer, tiny_model: str) -> None:
     assert got == {'camera_0': (1000, 'blue'), 'camera_1': (1001, 'green')}
 
 
+def test_ctrl_c_with_frames_queued_ends_quietly(peer: Peer) -> None:
+    # The default model (milliseconds per frame) with a backlog: Ctrl-C arrives mid-frame.
+    params = {'queue_size': 100, 'image_depth': 100}
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        peer.warm_up(_frame('red', 48, 64), 'rgb8')
+        for index in range(60):
+            peer.publish(_frame('blue', 480, 640), 'rgb8', index)
+        assert peer.spin_until(lambda: len(peer.classifications) >= 2, 20.0), node.stop()
+        log = node.stop()
+    assert node.process is not None and node.process.returncode == 0, log
+    assert len(peer.classifications) < 60  # stopped with frames still queued
+    assert 'frame failed' not in log and 'Traceback' not in log, log
+
+
 def test_an_unexpected_error_in_one_frame_does_not_stop_serving(tiny_model: str) -> None:
     from rclpy.parameter import Parameter
     from dla_infer_ros.nodes.classifier_node import ClassifierNode

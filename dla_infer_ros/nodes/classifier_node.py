@@ -263,6 +263,8 @@ class ClassifierNode(Node):
             try:
                 self._process(frames)
             except Exception as e:  # whatever one frame raises must not end the serving loop
+                if not self.context.ok():
+                    return  # shutting down (Ctrl-C): the publishers went with the context
                 self._stats.count('failed', len(frames))
                 self.get_logger().error(f'frame failed: {type(e).__name__}: {e}',
                                         throttle_duration_sec=_LOG_THROTTLE_S)
