@@ -151,7 +151,8 @@ def resolve_model(model_path: str = '', labels_path: str = '') -> ModelContract:
     :param model_path: model file; empty for the embedded default model.
     :param labels_path: labels file overriding the contract's; empty keeps it.
     :return: the contract, with paths checked to exist.
-    :raises DlaInferError: if the model, its contract or the labels are missing.
+    :raises DlaInferError: if the model, its contract or the labels are missing, or
+        the labels file is empty or has blank lines.
     """
     model_path = model_path or DEFAULT_MODEL_PATH
     if not os.path.isfile(model_path):
@@ -166,26 +167,43 @@ def resolve_model(model_path: str = '', labels_path: str = '') -> ModelContract:
         contract = dataclasses.replace(contract, labels_path=labels_path)
     if contract.labels_path and not os.path.isfile(contract.labels_path):
         raise DlaInferError(f'labels_path={contract.labels_path!r}: no such file')
+    load_labels(contract.labels_path)  # empty or blank lines: refused before the model loads
     return contract
 
 
 def load_labels(path: str, expected: Optional[int] = None) -> Tuple[str, ...]:
     """
-    Read a labels file, one label per line.
+    Read a labels file, one label per line, in class order.
+
+    Blank lines at the end are ignored; a blank line before the last label is
+    refused, since skipping it would shift every later label to the wrong class.
 
     :param path: the file; empty gives no labels.
     :param expected: the number of model classes, checked when given.
     :return: the labels in class order.
-    :raises DlaInferError: if unreadable or of the wrong length.
+    :raises DlaInferError: if unreadable, empty, with a blank line, or of the wrong length.
     """
     if not path:
         return ()
     try:
         with open(path, encoding='utf-8') as f:
-            labels = tuple(line.rstrip('\n') for line in f if line.strip())
+            lines = [line.rstrip('\n') for line in f]
     except OSError as e:
         raise DlaInferError(f'cannot read labels {path}: {e.strerror}') from e
-    if expected is not None and len(labels) != expected:
-        raise DlaInferError(f'labels {path} has {len(labels)} lines, the model has '
+    except UnicodeDecodeError as e:
+        raise DlaInferError(f'labels file {path} is not UTF-8 text ({e.reason} at byte '
+                            f'{e.start})') from e
+    while lines and not lines[-1].strip():
+        lines.pop()
+    classes = '' if expected is None else f'; the model has {expected} classes'
+    if not lines:
+        raise DlaInferError(f'labels file {path} is empty{classes}')
+    blank = [number for number, line in enumerate(lines, 1) if not line.strip()]
+    if blank:
+        raise DlaInferError(f'labels file {path}: line {blank[0]} is blank ({len(blank)} blank '
+                            'line(s) before the last label); give every class a label, one per '
+                            'line, in class order')
+    if expected is not None and len(lines) != expected:
+        raise DlaInferError(f'labels file {path} has {len(lines)} labels, the model has '
                             f'{expected} classes')
-    return labels
+    return tuple(lines)

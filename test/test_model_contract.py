@@ -17,6 +17,7 @@
 
 import json
 import os
+from typing import Optional, Tuple
 
 import pytest
 
@@ -89,8 +90,49 @@ def test_labels_count_checked(tmp_path: object) -> None:
     with open(path, 'w', encoding='utf-8') as f:
         f.write('cat\ndog\n')
     assert load_labels(path, 2) == ('cat', 'dog')
-    with pytest.raises(DlaInferError, match='has 2 lines, the model has 3 classes'):
+    with pytest.raises(DlaInferError) as error:
         load_labels(path, 3)
+    assert str(error.value) == f'labels file {path} has 2 labels, the model has 3 classes'
+
+
+@pytest.mark.parametrize('text, labels', [
+    ('cat\ndog', ('cat', 'dog')),  # no newline at the end
+    ('cat\r\ndog\r\n', ('cat', 'dog')),  # written on Windows
+    ('cat\ndog\n\n  \n', ('cat', 'dog')),  # blank lines at the end
+    (' tabby cat \ndog\n', (' tabby cat ', 'dog')),  # the label as written
+])
+def test_labels_read_in_class_order(tmp_path: object, text: str,
+                                    labels: Tuple[str, ...]) -> None:
+    path = os.path.join(str(tmp_path), 'labels.txt')
+    with open(path, 'w', encoding='utf-8', newline='') as f:
+        f.write(text)
+    assert load_labels(path, 2) == labels
+
+
+@pytest.mark.parametrize('content, expected, message', [
+    (b'', 3, 'labels file {} is empty; the model has 3 classes'),
+    (b'\n\n \n', None, 'labels file {} is empty'),
+    (b'cat\n\ndog\n', 2, 'labels file {}: line 2 is blank (1 blank line(s) before the last '
+     'label); give every class a label, one per line, in class order'),
+    (b'\ncat\ndog\nbird\n', 4, 'labels file {}: line 1 is blank'),
+    (b'cat\n\xff\xfe\n', 2, 'labels file {} is not UTF-8 text (invalid start byte at byte 4)'),
+])
+def test_unusable_labels_are_named(tmp_path: object, content: bytes, expected: Optional[int],
+                                   message: str) -> None:
+    path = os.path.join(str(tmp_path), 'labels.txt')
+    with open(path, 'wb') as f:
+        f.write(content)
+    with pytest.raises(DlaInferError) as error:
+        load_labels(path, expected)
+    assert str(error.value).startswith(message.format(path)), error.value
+
+
+def test_resolve_model_refuses_an_empty_labels_file(tmp_path: object) -> None:
+    _write(str(tmp_path), GOOD)
+    empty = os.path.join(str(tmp_path), 'empty.txt')
+    open(empty, 'w').close()
+    with pytest.raises(DlaInferError, match=f'labels file {empty} is empty'):
+        resolve_model(os.path.join(str(tmp_path), 'm.onnx'), empty)
 
 
 def test_default_model_is_embedded() -> None:

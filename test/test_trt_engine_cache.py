@@ -19,10 +19,11 @@ import logging
 import multiprocessing
 import os
 import time
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from dla_infer_ros.backends.tensorrt import engine_cache
 from dla_infer_ros.backends.tensorrt.engine_cache import (CacheKey, decode_plan_file,
                                                           default_cache_dir, encode_plan_file,
                                                           EngineCache, PlanFileError)
@@ -117,11 +118,95 @@ def test_discard_deletes_and_logs(tmp_path: Any, caplog: Any) -> None:
     assert 'deleting' in caplog.text and 'TensorRT could not deserialize it' in caplog.text
 
 
-def test_unusable_directory_is_reported(tmp_path: Any) -> None:
+def warnings_of(caplog: Any) -> List[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def counting_builder() -> Tuple[List[int], Any]:
+    """:return: (the calls so far, a builder returning b'plan' and the call number)."""
+    calls: List[int] = []
+
+    def build() -> Tuple[bytes, Dict[str, Any]]:
+        calls.append(len(calls) + 1)
+        return b'plan', {'n': len(calls)}
+    return calls, build
+
+
+def test_a_directory_that_cannot_be_created_builds_without_caching(
+        tmp_path: Any, caplog: Any) -> None:
     blocker = tmp_path / 'file'
     blocker.write_text('x')
-    with pytest.raises(DlaInferError, match='cannot be created'):
-        EngineCache(str(blocker / 'sub')).get_or_build(KEY, 'm', lambda: (b'p', {}))
+    cache = EngineCache(str(blocker / 'sub'), logging.getLogger('test.cache'))
+    calls, build = counting_builder()
+    first = cache.get_or_build(KEY, 'm', build)
+    again = cache.get_or_build(KEY, 'm', build, force=True)  # e.g. TensorRT refused the plan
+    assert (first.built, first.plan, again.built, calls) == (True, b'plan', True, [1, 2])
+    assert not cache.writable and os.listdir(str(tmp_path)) == ['file']
+    [warning] = warnings_of(caplog)
+    assert warning.startswith(f'engine cache directory {blocker / "sub"} cannot store engines: '
+                              'it cannot be created ([Errno 20] Not a directory')
+    assert warning.endswith('the engine is used without being cached and will be built again '
+                            'at the next start')
+
+
+def test_a_read_only_directory_is_read_and_never_written(tmp_path: Any, caplog: Any,
+                                                         monkeypatch: Any) -> None:
+    directory = str(tmp_path / 'engines')
+    stored = EngineCache(directory).get_or_build(KEY, 'm', lambda: (b'stored', {'n': 0}))
+    before = sorted(os.listdir(directory))
+    real_access = os.access
+
+    def access(path: str, mode: int) -> bool:
+        # root writes into any directory, so the permission check is what is taken away
+        if path == directory and mode & os.W_OK:
+            return False
+        return real_access(path, mode)
+    monkeypatch.setattr(os, 'access', access)
+    cache = EngineCache(directory, logging.getLogger('test.cache'))
+    calls, build = counting_builder()
+    loaded = cache.get_or_build(KEY, 'm', build)
+    assert (loaded.built, loaded.plan, loaded.path, calls) == (False, b'stored', stored.path, [])
+    assert warnings_of(caplog) == []
+    other = CacheKey.of(dict(KEY.as_dict(), batch=2))
+    for _ in range(2):
+        assert cache.get_or_build(other, 'm', build).built
+    assert calls == [1, 2] and sorted(os.listdir(directory)) == before  # no plan, no lock
+    assert warnings_of(caplog) == [
+        f'engine cache directory {directory} cannot store engines: no write permission (or a '
+        'read-only file system); the engine is used without being cached and will be built '
+        'again at the next start']
+
+
+def test_a_failed_write_keeps_the_built_plan(tmp_path: Any, caplog: Any,
+                                             monkeypatch: Any) -> None:
+    def refuse(path: str, data: bytes) -> None:
+        raise PermissionError(13, 'Permission denied', path)
+    monkeypatch.setattr(engine_cache, 'atomic_write', refuse)
+    cache = EngineCache(str(tmp_path), logging.getLogger('test.cache'))
+    calls, build = counting_builder()
+    for _ in range(3):
+        entry = cache.get_or_build(KEY, 'm', build)
+        assert entry.built and entry.plan == b'plan'
+    assert calls == [1, 2, 3] and not cache.writable
+    [warning] = warnings_of(caplog)
+    assert warning.startswith(f'engine cache directory {tmp_path} cannot store engines: '
+                              f'm.{KEY.digest[:16]}.plan cannot be written ([Errno 13] '
+                              'Permission denied')
+
+
+def test_a_lock_file_that_cannot_be_created(tmp_path: Any, caplog: Any,
+                                            monkeypatch: Any) -> None:
+    EngineCache(str(tmp_path)).get_or_build(KEY, 'm', lambda: (b'stored', {}))
+
+    def refuse(path: str, exclusive: bool) -> Any:
+        raise PermissionError(13, 'Permission denied', path + '.lock')
+    monkeypatch.setattr(engine_cache, 'file_lock', refuse)
+    cache = EngineCache(str(tmp_path), logging.getLogger('test.cache'))
+    calls, build = counting_builder()
+    assert cache.get_or_build(KEY, 'm', build).plan == b'stored'
+    assert cache.get_or_build(CacheKey.of({'other': 1}), 'm', build).built and calls == [1]
+    [warning] = warnings_of(caplog)
+    assert 'its lock file cannot be created ([Errno 13] Permission denied' in warning
 
 
 def _race(directory: str, start_at: float, results: Any) -> None:

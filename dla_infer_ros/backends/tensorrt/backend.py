@@ -45,7 +45,8 @@ from dla_infer_ros.backends.tensorrt.calibrator import (BatchSource, Calibration
                                                         make_entropy_calibrator,
                                                         plan_calibration, Preprocess)
 from dla_infer_ros.backends.tensorrt.engine_cache import (CacheKey, decode_plan_file,
-                                                          EngineCache, MAGIC, sha256_file)
+                                                          EngineCache, MAGIC, PlanFileError,
+                                                          sha256_file)
 from dla_infer_ros.backends.tensorrt.loader import (check_supported, load_tensorrt,
                                                     tensorrt_version, TrtVersion)
 from dla_infer_ros.backends.tensorrt.logging_bridge import make_logger
@@ -74,7 +75,7 @@ class _PlanSource:
     meta: Dict[str, Any]
     path: str
     origin: str  # 'built', 'cache' or 'file'
-    rebuild: Optional[Callable[[], '_PlanSource']] = None
+    rebuild: Optional[Callable[[str], '_PlanSource']] = None  # called with why
 
 
 @dataclasses.dataclass
@@ -256,7 +257,10 @@ class TensorRtBackend(Backend):
         except OSError as e:
             raise DlaInferError(f'cannot read engine file {self.model_path!r}: {e}') from e
         if data.startswith(MAGIC):
-            plan, header = decode_plan_file(data)
+            try:
+                plan, header = decode_plan_file(data)
+            except PlanFileError as e:
+                raise DlaInferError(f'engine file {self.model_path!r}: {e}') from e
             return _PlanSource(plan, dict(header.get('meta', {})), self.model_path, 'file')
         return _PlanSource(data, {}, self.model_path, 'file')
 
@@ -271,6 +275,8 @@ class TensorRtBackend(Backend):
         if options.calibration_dir and options.precision in ('int8', 'best'):
             calibration = plan_calibration(options.calibration_dir, cache.directory, model_sha,
                                            options.batch_size, self._calibration_source)
+            if calibration.write_path and not cache.writable:  # calibrate, keep nothing
+                calibration = dataclasses.replace(calibration, read_path='', write_path='')
         precision = choose_precision(options.precision, device.on_dla, calibration is not None)
         if precision.note:
             self._log.warning(precision.note)
@@ -296,7 +302,8 @@ class TensorRtBackend(Backend):
                                    '.cache')
 
         def build() -> Tuple[bytes, Dict[str, Any]]:
-            return self._build(trt, version, state, device, precision, calibration, timing_path)
+            return self._build(trt, version, state, device, precision, calibration,
+                               timing_path if cache.writable else '')
 
         def fetch(force: bool) -> _PlanSource:
             cached = cache.get_or_build(key, stem, build, force=force)
@@ -304,8 +311,8 @@ class TensorRtBackend(Backend):
                                'built' if cached.built else 'cache',
                                None if cached.built else rebuild)
 
-        def rebuild() -> _PlanSource:
-            cache.discard(cache.plan_path(key, stem), 'TensorRT could not deserialize it')
+        def rebuild(reason: str) -> _PlanSource:
+            cache.discard(cache.plan_path(key, stem), reason)
             return fetch(True)
 
         return fetch(options.force_rebuild)
@@ -340,8 +347,7 @@ class TensorRtBackend(Backend):
         except PlanRejectedError as e:
             if source.rebuild is None:
                 raise DlaInferError(f'{e} (engine {source.path!r})') from e
-            self._log.warning(f'cached engine {source.path} rejected: {e}')
-            source = source.rebuild()
+            source = source.rebuild(f'TensorRT rejected it ({e})')  # logs the one warning
         return deserialize(state.runtime, source.plan, device.dla_core, state.trt_logger), source
 
     def _allocate(self, state: _Active, tensors: List[IoTensor]) -> None:

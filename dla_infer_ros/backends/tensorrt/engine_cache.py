@@ -23,7 +23,10 @@ with a small header of its own (magic, key, plan length, plan sha256), so a
 truncated, corrupt or foreign file is detected before TensorRT sees it; such a
 file is logged, deleted and rebuilt. Files are written to a temporary name and
 renamed, under an ``fcntl`` lock, so two nodes never tear one file: the first
-builds, the second waits and loads what the first wrote.
+builds, the second waits and loads what the first wrote. A directory that
+cannot be written (read-only, or not creatable) does not stop a node: valid
+plans are still loaded from it, and a plan that must be built is used without
+being stored, with one warning.
 """
 
 import contextlib
@@ -36,7 +39,7 @@ import os
 import struct
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Tuple
 
 from dla_infer_ros.errors import DlaInferError
 
@@ -182,13 +185,22 @@ class EngineCache:
 
     def __init__(self, directory: str = '', log: Optional[logging.Logger] = None) -> None:
         """
-        Use a cache directory (created on first write).
+        Use a cache directory (created on first use).
 
         :param directory: where plans live; empty for :func:`default_cache_dir`.
         :param log: where cache events are reported.
         """
         self.directory = os.path.abspath(os.path.expanduser(directory or default_cache_dir()))
         self._log = log or logging.getLogger(__name__)
+        self._unwritable: Optional[str] = None  # why nothing can be stored; None: not checked
+        self._warned = False
+
+    @property
+    def writable(self) -> bool:
+        """:return: whether files can be stored in the directory (created on first call)."""
+        if self._unwritable is None:
+            self._unwritable = self._check_directory()
+        return not self._unwritable
 
     def plan_path(self, key: CacheKey, stem: str) -> str:
         """:return: the file for ``key``, e.g. ``resnet.DLA0.int8.b1.<digest16>.plan``."""
@@ -199,24 +211,22 @@ class EngineCache:
         """
         Load the plan for ``key``, or build and store it.
 
+        Where the directory cannot be written, a valid plan is still loaded from
+        it, and a built plan is returned without being stored (one warning per cache).
+
         :param key: what the plan depends on.
         :param stem: readable start of the file name.
         :param build: returns (plan, meta) when there is nothing valid to load.
         :param force: build even when a valid plan exists (``force_rebuild``).
-        :raises DlaInferError: when the directory cannot be used or ``build`` fails.
+        :raises DlaInferError: when ``build`` fails.
         """
         path = self.plan_path(key, stem)
-        try:
-            os.makedirs(self.directory, exist_ok=True)
-        except OSError as e:
-            raise DlaInferError(f'engine cache directory {self.directory!r} '
-                                f'cannot be created: {e}') from e
         if not force:
-            with file_lock(path, exclusive=False):
+            with self._lock(path, exclusive=False):
                 found, _ = self._load(path, key)
             if found is not None:
                 return found
-        with file_lock(path, exclusive=True):
+        with self._lock(path, exclusive=True):
             if not force:
                 found, problem = self._load(path, key)
                 if found is not None:  # another process built it while this one waited
@@ -224,20 +234,46 @@ class EngineCache:
                 if problem:
                     self._remove(path, problem)
             plan, meta = build()
-            self._write(path, key, plan, meta)
+            self._store(path, key, plan, meta)
             return CachedPlan(plan, meta, path, built=True)
 
     def discard(self, path: str, reason: str) -> None:
         """Delete a plan that turned out unusable (e.g. TensorRT refused it)."""
-        with file_lock(path, exclusive=True):
+        with self._lock(path, exclusive=True):
             self._remove(path, reason)
+
+    def _check_directory(self) -> str:
+        """:return: why files cannot be stored in the directory, or ''."""
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as e:
+            return f'it cannot be created ({e})'
+        if not os.access(self.directory, os.W_OK | os.X_OK):
+            return 'no write permission (or a read-only file system)'
+        return ''
+
+    def _lock(self, path: str, exclusive: bool) -> ContextManager[Any]:
+        """
+        Lock ``path`` against other processes, where a lock file can be created.
+
+        Without one (a read-only directory) nothing is written here, and reading
+        needs no lock: writers replace plan files atomically.
+        """
+        if not self.writable:
+            return contextlib.nullcontext()
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(file_lock(path, exclusive))
+        except OSError as e:
+            self._cannot_store(f'its lock file cannot be created ({e})')
+        return held
 
     def _load(self, path: str, key: CacheKey) -> Tuple[Optional[CachedPlan], str]:
         """:return: (plan or None, what is wrong with the file or '')."""
         try:
             with open(path, 'rb') as f:
                 data = f.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None, ''
         except OSError as e:
             return None, f'cannot read it ({e})'
@@ -248,14 +284,32 @@ class EngineCache:
         self._log.info(f'engine cache hit: {path}')
         return CachedPlan(plan, dict(header.get('meta', {})), path, built=False), ''
 
-    def _write(self, path: str, key: CacheKey, plan: bytes, meta: Mapping[str, Any]) -> None:
-        try:
-            atomic_write(path, encode_plan_file(plan, key, meta))
-        except OSError as e:
-            raise DlaInferError(f'cannot write engine cache file {path!r}: {e}') from e
-        self._log.info(f'engine cache: wrote {path} ({len(plan)} bytes)')
+    def _store(self, path: str, key: CacheKey, plan: bytes, meta: Mapping[str, Any]) -> None:
+        """Write a built plan, or say (once per cache) why it cannot be kept."""
+        if self.writable:
+            try:
+                atomic_write(path, encode_plan_file(plan, key, meta))
+            except OSError as e:
+                self._cannot_store(f'{os.path.basename(path)} cannot be written ({e})')
+            else:
+                self._log.info(f'engine cache: wrote {path} ({len(plan)} bytes)')
+                return
+        if not self._warned:
+            self._warned = True
+            self._log.warning(f'engine cache directory {self.directory} cannot store engines: '
+                              f'{self._unwritable}; the engine is used without being cached '
+                              'and will be built again at the next start')
 
     def _remove(self, path: str, reason: str) -> None:
         self._log.warning(f'engine cache: deleting {path}: {reason}; it will be rebuilt')
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:  # a read-only directory: the rebuilt plan is not stored either
+            self._cannot_store(f'{os.path.basename(path)} cannot be deleted ({e})')
+
+    def _cannot_store(self, reason: str) -> None:
+        """Stop writing to the directory, keeping the first reason found."""
+        if not self._unwritable:
+            self._unwritable = reason
