@@ -45,14 +45,17 @@ class StatusBuilder:
         """Start with no previous counters."""
         self._previous: Dict[str, int] = {}
 
-    def build(self, report: DeviceReport, snapshot: Dict[str, object]) -> StatusContent:
+    def build(self, report: DeviceReport, snapshot: Dict[str, object],
+              failure: str = '') -> StatusContent:
         """
         Describe the node's device and its numbers.
 
         :param report: requested vs effective device and layer placement.
         :param snapshot: :meth:`dla_infer_ros.stats.PipelineStats.snapshot`.
+        :param failure: why the node stopped serving, if it did.
         :return: level (WARN on fallback or on rejected/failed frames since the
-            last status, ERROR when every frame since then failed), message, values.
+            last status, ERROR when every frame since then failed or the node
+            stopped serving), message, values.
         """
         counters: Dict[str, int] = snapshot['counters']  # type: ignore[assignment]
         stages: Dict[str, Dict[str, float]] = snapshot['stages']  # type: ignore[assignment]
@@ -68,6 +71,9 @@ class StatusBuilder:
                 problems.append(f'{delta[counter]} frames {counter}')
         if delta.get('failed', 0) > 0 and delta.get('published', 0) == 0:
             level = ERROR
+        if failure:
+            level = ERROR
+            problems.insert(0, f'stopped serving: {failure}')
         message = f'{report.summary()}; {fps:.1f} fps'
         if problems:
             message += '; ' + '; '.join(problems)

@@ -86,6 +86,11 @@ class PipelineStats:
                 if window is not None:
                     window.add(value)
 
+    def counters(self) -> Dict[str, int]:
+        """:return: a copy of the frame counters; the frame rate is left alone."""
+        with self._lock:
+            return dict(self._counters)
+
     def snapshot(self) -> Dict[str, object]:
         """
         Take the current numbers; also updates the frame rate.

@@ -16,8 +16,10 @@
 """The classifier node over real rclpy and DDS, in another process and in this one."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Dict, Iterator, List, Tuple
 
@@ -388,6 +390,34 @@ def test_an_unexpected_error_in_one_frame_does_not_stop_serving(tiny_model: str)
         node.destroy_node()
         peer.close()
     assert [c.header.frame_id for c in peer.classifications] == ['camera_1', 'camera_2']
+
+
+def test_a_dead_serving_loop_ends_the_node_with_status_1(
+        tiny_model: str, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """If the serving loop itself breaks, the node says so and exits 1 instead of idling on."""
+    from rclpy.parameter import Parameter
+    from dla_infer_ros.nodes.classifier_node import ClassifierNode
+    from dla_infer_ros.nodes.frame_queue import FrameQueue
+    from dla_infer_ros.nodes.spin import spin_node
+
+    def broken(self: Any, most: int, timeout: float) -> Any:
+        raise RuntimeError('frame queue broken')
+    monkeypatch.setattr(FrameQueue, 'take', broken)
+    configure_ros_environment()
+    # Where the node would idle on, Ctrl-C ends it after 30 s (status 0: the test fails).
+    ctrl_c = threading.Timer(30.0, os.kill, (os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            spin_node(lambda: ClassifierNode(parameter_overrides=[
+                Parameter('model_path', value=tiny_model)]), 'classifier', args=[])
+    finally:
+        ctrl_c.cancel()
+    assert stopped.value.code == 1
+    err = capfd.readouterr().err
+    assert 'inference thread stopped: RuntimeError: frame queue broken' in err, err
+    assert 'stopped; frames: 0 received' in err, err
 
 
 def test_best_effort_camera_replaces_both_image_subscriptions(tiny_model: str) -> None:

@@ -128,6 +128,22 @@ def test_the_executor_waits_instead_of_spinning(
     assert len(wakeups) < 2 * (frames + received) + 100, (len(wakeups), frames, received)
 
 
+def test_a_classifier_that_stops_serving_ends_the_run_with_status_1(
+        tiny_model: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dla_infer_ros.nodes.frame_queue import FrameQueue
+
+    def broken(self: Any, most: int, timeout: float) -> Any:
+        raise RuntimeError('frame queue broken')
+    monkeypatch.setattr(FrameQueue, 'take', broken)
+    start = time.monotonic()
+    code, out, err = run_multi_accel(
+        ['--model-path', tiny_model, '-p', 'backend=onnxruntime', '--duration', '30'], capsys)
+    assert code == 1, (out, err)
+    assert time.monotonic() - start < 25.0  # ended by the failure, not by --duration
+    assert '/classifier_gpu: STOPPED SERVING: RuntimeError: frame queue broken' in out, out
+
+
 @pytest.mark.parametrize('number', [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_signal_ends_the_run_with_the_report(
         tiny_model: str, image_folder: str, number: int) -> None:

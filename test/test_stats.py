@@ -80,6 +80,15 @@ def test_status_level_follows_changes_since_last_status() -> None:
     assert builder.build(report, _snapshot(published=7, rejected=1, failed=2)).level == ERROR
 
 
+def test_a_node_that_stopped_serving_is_an_error() -> None:
+    report = DeviceReport('onnxruntime', 'GPU', 'GPU 0')
+    builder = StatusBuilder()
+    content = builder.build(report, _snapshot(published=5), failure='RuntimeError: boom')
+    assert content.level == ERROR
+    assert 'stopped serving: RuntimeError: boom' in content.message
+    assert builder.build(report, _snapshot(published=5)).level == OK
+
+
 def test_frame_queue_keeps_newest_and_counts_drops() -> None:
     queue = FrameQueue(capacity=2)
     assert [queue.put(Frame(i, False, i)) for i in range(4)] == [0, 0, 1, 1]

@@ -36,18 +36,19 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, cast, Dict, List, Optional, Sequence, Tuple
 
 import rclpy
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.utilities import remove_ros_args
 
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.nodes.spin import serve, ServingNode
 from dla_infer_ros.topology import (build_topology, default_config_path, NodeSpec,
                                     requested_overrides, TopologyOptions)
 
@@ -155,25 +156,25 @@ def _unknown_parameters(unknown: Sequence[str], known: Sequence[str]) -> str:
     return f'no parameter {", ".join(described)}; the node has {", ".join(known)}'
 
 
-def spin_for(executor: SingleThreadedExecutor, duration: float) -> float:
+def spin_for(executor: SingleThreadedExecutor, nodes: Sequence[ServingNode],
+             duration: float) -> float:
     """
-    Serve until ``duration`` seconds pass (0: forever), a stop signal or shutdown.
+    Serve until ``duration`` seconds pass (0: forever), a stop signal, shutdown or a failure.
 
     SIGINT and SIGTERM end the run (the report follows) within one executor wait
     (0.1 s), also where the shell that started this process in the background
     made it ignore SIGINT; this process's own context gets no handlers from rclpy.
+    A classifier whose serving thread stopped ends the run too.
 
     :return: the seconds served.
     """
     start = time.monotonic()
-    deadline = start + duration if duration > 0 else float('inf')
     previous = {}
     if threading.current_thread() is threading.main_thread():  # where Python allows handlers
         previous = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
     try:
-        while time.monotonic() < deadline and executor.context.ok():
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        serve(executor, nodes, duration)
+    except KeyboardInterrupt:
         pass  # the report below is what the user stopped for
     finally:
         for number, handler in previous.items():
@@ -202,6 +203,7 @@ def classifier_row(spec: NodeSpec, node: Any, seconds: float) -> Dict[str, Any]:
         'received': int(counters.get('received', 0)), 'published': published,
         'dropped': int(counters.get('dropped', 0)),
         'top1': {'label': last[0][1], 'score': float(last[0][2])} if last else None,
+        'failure': node.failure(),
     }
 
 
@@ -240,6 +242,8 @@ def format_report(report: Dict[str, Any]) -> str:
     text = [f'{len(rows)} classifier nodes, {report["seconds"]:.1f} s; latency = image '
             'stamp -> result published', format_table(COLUMNS, rows)]
     for row in report['classifiers']:
+        if row['failure']:
+            text.append(f'{row["node"]}: STOPPED SERVING: {row["failure"]}')
         if row['fallback_reason']:
             text.append(f'{row["node"]}: {row["requested"]} requested -> {row["effective"]} '
                         f'({row["fallback_reason"]})')
@@ -289,7 +293,8 @@ def run(argv: Optional[List[str]] = None) -> int:
 
     :param argv: the full argument list, program name first (default: ``sys.argv``);
         arguments after ``--ros-args`` go to ROS.
-    :return: 0 after the report; 2 when the topology cannot start (message on stderr).
+    :return: 0 after the report; 1 after it when a classifier stopped serving (and so
+        ended the run); 2 when the topology cannot start (message on stderr).
     """
     argv = list(sys.argv if argv is None else argv)
     context = Context()
@@ -307,7 +312,7 @@ def run(argv: Optional[List[str]] = None) -> int:
         executor = SingleThreadedExecutor(context=context)
         for _, node in nodes:
             executor.add_node(node)
-        seconds = spin_for(executor, args.duration)
+        seconds = spin_for(executor, [cast(ServingNode, n) for _, n in nodes], args.duration)
         report = collect_report(nodes, seconds)
     except DlaInferError as e:
         print(f'multi_accel: {e}', file=sys.stderr)
@@ -315,7 +320,7 @@ def run(argv: Optional[List[str]] = None) -> int:
     finally:
         _tear_down(executor, nodes, context)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
-    return 0
+    return 1 if any(row['failure'] for row in report['classifiers']) else 0
 
 
 def _tear_down(executor: Optional[SingleThreadedExecutor],

@@ -59,6 +59,9 @@ NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
 DLA_PLATFORMS = ('auto', 'xavier', 'orin')
 _LOG_THROTTLE_S = 5.0
+#: Seconds shutdown waits for the frame in progress (a huge decode, a slow engine);
+#: a thread still busy after that is left to end with the process.
+STOP_WAIT_S = 1.0
 
 # name: (default, description, read_only, range)
 PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
@@ -128,6 +131,8 @@ class ClassifierNode(Node):
         self._order = self._classifier.contract.input_contract.channel_order
         self._stats = PipelineStats(STAGES)
         self._status = StatusBuilder()
+        self._status_lock = threading.Lock()
+        self._failure = ''
         self._frames = FrameQueue(self._param('queue_size'))
         self._buffers: List[Optional[np.ndarray]] = [None] * self._classifier.batch_size
         #: The newest results, for in-process tools.
@@ -147,6 +152,7 @@ class ClassifierNode(Node):
         self._diag_timer = self.create_timer(self._param('diagnostics_period'),
                                              self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._failed = self.create_guard_condition(lambda: None)
         self._publish_label_info()
         self._worker = threading.Thread(target=self._serve, name=f'{node_name}_inference',
                                         daemon=True)
@@ -256,6 +262,19 @@ class ClassifierNode(Node):
     # -- inference thread ----------------------------------------------------------------
 
     def _serve(self) -> None:
+        try:
+            self._serve_frames()
+        except BaseException as e:  # the loop itself broke: say so, and end the process
+            if self.context.ok():
+                self._stop_serving(f'{type(e).__name__}: {e}')
+
+    def _stop_serving(self, reason: str) -> None:
+        self._failure = reason
+        self.get_logger().fatal(f'inference thread stopped: {reason}; the node stops')
+        self._publish_diagnostics()  # ERROR now, before the process ends
+        self._failed.trigger()  # wakes the executor, whose loop ends on failure()
+
+    def _serve_frames(self) -> None:
         while not self._frames.closed:
             frames = self._frames.take(self._classifier.batch_size, timeout=0.5)
             if not frames:
@@ -371,9 +390,19 @@ class ClassifierNode(Node):
         msg.threshold = float(self._classifier.score_threshold)
         self._label_pub.publish(msg)
 
+    def failure(self) -> str:
+        """:return: why the node stopped serving, or '' while it serves."""
+        return self._failure
+
+    def stop_report(self) -> str:
+        """:return: one line of what the node did, for its log when it stops."""
+        counters = self._stats.counters()
+        return 'frames: ' + ', '.join(f'{count} {name}' for name, count in counters.items())
+
     def _publish_diagnostics(self) -> None:
         report = self._classifier.describe()
-        content = self._status.build(report, self._stats.snapshot())
+        with self._status_lock:  # the timer, and the inference thread when it stops
+            content = self._status.build(report, self._stats.snapshot(), self._failure)
         if self._predicted_placement:
             content.values.append(('predicted_dla_placement', self._predicted_placement))
         status = DiagnosticStatus(
@@ -393,9 +422,13 @@ class ClassifierNode(Node):
             self._stats.count('dropped', left)
         worker: Optional[threading.Thread] = getattr(self, '_worker', None)
         if worker is not None and worker.is_alive():
-            worker.join(timeout=10.0)
+            worker.join(timeout=STOP_WAIT_S)
         classifier: Optional[Classifier] = getattr(self, '_classifier', None)
-        if classifier is not None:
+        if worker is not None and worker.is_alive():
+            # Freeing the model under a running inference could crash: leave it to the exit.
+            self.get_logger().warning(f'the frame in progress did not finish within '
+                                      f'{STOP_WAIT_S} s; not waiting for it')
+        elif classifier is not None:
             classifier.deactivate()
         super().destroy_node()
 

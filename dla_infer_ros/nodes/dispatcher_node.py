@@ -189,6 +189,18 @@ class DispatcherNode(Node):
                     'duplicates': core.stats.duplicates, 'released': buffer.released,
                     'dropped': buffer.dropped, 'late': buffer.late, 'targets': targets}
 
+    def failure(self) -> str:
+        """:return: '' (the dispatcher serves from the executor only)."""
+        return ''
+
+    def stop_report(self) -> str:
+        """:return: one line of what the node did, for its log when it stops."""
+        stats = self.stats_snapshot()
+        answered = ', '.join(f'{name} {t["completed"]}' for name, t in stats['targets'].items())
+        return (f'frames: {stats["received"]} received, {stats["released"]} merged, '
+                f'{stats["dropped"]} dropped, {stats["skipped"]} skipped; answered by '
+                f'{answered}')
+
     def _publish_diagnostics(self) -> None:
         snapshot = self.stats_snapshot()
         values = [(key, str(snapshot[key])) for key in

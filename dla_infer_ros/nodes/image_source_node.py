@@ -112,6 +112,14 @@ class ImageSourceNode(Node):
         self._publisher.publish(msg)
         self.frames_published += 1
 
+    def failure(self) -> str:
+        """:return: '' (the source has no serving thread that could stop)."""
+        return ''
+
+    def stop_report(self) -> str:
+        """:return: one line of what the node did, for its log when it stops."""
+        return f'{self.frames_published} frames published'
+
     def destroy_node(self) -> None:
         """Release the video, then destroy the node."""
         # Also reached when the constructor failed before the source was open: rclpy's

@@ -13,29 +13,69 @@
 # limitations under the License.
 
 
-"""The one ``main`` of every node, in the Humble form."""
+"""The one ``main`` of every node, in the Humble form, and the loop that serves nodes."""
 
-from typing import Callable, List, Optional
+import time
+from typing import Callable, cast, List, Optional, Protocol, Sequence
 
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
 
 from dla_infer_ros.errors import DlaInferError
 
+#: Seconds the executor waits at most; also how soon a stopped node or the end of a
+#: timed run is noticed (a node that stops serving also wakes it at once).
+WAIT_S = 0.1
+
+
+class ServingNode(Protocol):
+    """What :func:`spin_node` and the in-process runner read from a node of this package."""
+
+    def failure(self) -> str:
+        """:return: why the node stopped serving (it then wakes the executor), or ''."""
+
+    def stop_report(self) -> str:
+        """:return: one line of what the node did, logged when it stops."""
+
+
+def serve(executor: Executor, nodes: Sequence[ServingNode], duration: float = 0.0) -> float:
+    """
+    Run ``executor`` until shutdown, ``duration`` seconds (0: no limit) or a node's failure.
+
+    :return: the seconds served.
+    :raises KeyboardInterrupt: on Ctrl-C (or what the caller's signal handlers raise).
+    """
+    start = time.monotonic()
+    deadline = start + duration if duration > 0 else float('inf')
+    context = executor.context
+    try:
+        while (context.ok() and time.monotonic() < deadline
+               and not any(node.failure() for node in nodes)):
+            executor.spin_once(timeout_sec=WAIT_S)
+    except ExternalShutdownException:
+        pass
+    except rclpy_implementation.RCLError:
+        if context.ok():
+            raise
+        # A stop signal shut the context down while the executor built its wait set.
+    return time.monotonic() - start
+
 
 def spin_node(make_node: Callable[[], Node], name: str,
               args: Optional[List[str]] = None) -> None:
     """
-    Initialise rclpy, make the node, spin it until shutdown, clean up.
+    Initialise rclpy, make the node, serve it until shutdown, clean up.
 
     A node that cannot start (:class:`DlaInferError`, a parameter of the wrong
     type or out of range, or ROS arguments rcl cannot read, such as a malformed
     ``--params-file``) logs one fatal line and the process exits with status 1;
-    Ctrl-C and external shutdown end quietly.
+    so does a node whose serving thread stopped (:meth:`ServingNode.failure`).
+    Ctrl-C, SIGTERM and external shutdown end with the node's
+    :meth:`ServingNode.stop_report` in the log and status 0.
 
     :param make_node: builds the node (after ``rclpy.init``).
     :param name: logger name for the start-up failure.
@@ -47,15 +87,26 @@ def spin_node(make_node: Callable[[], Node], name: str,
         get_logger(name).fatal(f'cannot start: {e}')
         raise SystemExit(1)
     node: Optional[Node] = None
+    executor: Optional[SingleThreadedExecutor] = None
     try:
         node = make_node()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        executor = SingleThreadedExecutor(context=node.context)
+        executor.add_node(node)
+        serve(executor, [cast(ServingNode, node)])
+    except KeyboardInterrupt:
         pass
     except (DlaInferError, ParameterException) as e:
         get_logger(name).fatal(f'cannot start: {e}')
         raise SystemExit(1)
     finally:
+        if executor is not None:
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+    if node is None:
+        return
+    served = cast(ServingNode, node)
+    node.get_logger().info(f'stopped; {served.stop_report()}')
+    if served.failure():
+        raise SystemExit(1)
