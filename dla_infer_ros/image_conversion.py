@@ -48,6 +48,8 @@ from dla_infer_ros.errors import DlaInferError
 MAX_SIDE = 16384
 #: Largest accepted ``step * height`` (and compressed payload), in bytes.
 MAX_BYTES = 512 * 1024 * 1024
+#: Largest accepted height x width unless the caller sets its own (lower) limit.
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 #: Pixel orders :func:`to_model_order` produces.
 MODEL_ORDERS = ('RGB', 'BGR', 'GRAY')
 
@@ -178,7 +180,7 @@ def encoding_info(encoding: str) -> EncodingInfo:
     return info
 
 
-def image_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
+def image_to_array(msg: Any, max_pixels: int = MAX_PIXELS) -> Tuple[np.ndarray, EncodingInfo]:
     """
     View the pixels of a sensor_msgs/Image as a numpy array, without copying.
 
@@ -186,6 +188,7 @@ def image_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
         ``is_bigendian``, ``step`` and ``data``. ``data`` may be any object with
         the buffer protocol (rclpy's ``array.array``, bytes, bytearray,
         memoryview, a numpy array); a list of ints works too, but is copied.
+    :param max_pixels: larger images (height x width) are refused.
     :return: a height x width x channels view (uint8, or uint16 in the byte
         order ``is_bigendian`` gives, which may not be the native one) and the
         encoding's layout. The view is read-only when ``data`` is, and keeps
@@ -196,7 +199,7 @@ def image_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
     """
     info = encoding_info(str(msg.encoding))
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    _check_geometry(info, height, width, step)
+    _check_geometry(info, height, width, step, max_pixels)
     buffer = _byte_buffer(msg.data)
     _check_data_size(info, buffer.size, height, step)
     dtype: np.dtype = np.dtype(np.uint8)
@@ -261,7 +264,8 @@ def image_to_model_order(msg: Any, order: str = 'RGB',
     return to_model_order(view, info, order, out)
 
 
-def compressed_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
+def compressed_to_array(msg: Any, max_pixels: int = MAX_PIXELS
+                        ) -> Tuple[np.ndarray, EncodingInfo]:
     """
     Decode a sensor_msgs/CompressedImage with OpenCV.
 
@@ -271,6 +275,8 @@ def compressed_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
     colour as BGR unless the decoded encoding says rgb8/rgba8.
 
     :param msg: anything with ``format`` and ``data``.
+    :param max_pixels: larger images (height x width, read from the PNG or JPEG
+        header) are refused before decoding.
     :return: a height x width x channels array (freshly decoded, uint8, or uint16
         for 16-bit gray PNG) and its encoding: mono8, mono16, bgr8, bgra8, rgb8
         or rgba8.
@@ -286,7 +292,7 @@ def compressed_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
     if buffer.size > MAX_BYTES:
         raise DlaInferError(f'compressed image has {buffer.size} bytes; the limit is '
                             f'{MAX_BYTES} bytes')
-    _check_encoded_size(buffer, required=True)  # a few KB can decode to gigabytes
+    _check_encoded_size(buffer, required=True, max_pixels=max_pixels)  # KBs can decode to GBs
     cv2 = _cv2('decoding a CompressedImage')
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -299,7 +305,7 @@ def compressed_to_array(msg: Any) -> Tuple[np.ndarray, EncodingInfo]:
     info = encoding_info(_decoded_kind(image, decoded_encoding))
     if image.ndim == 2:
         image = image[:, :, np.newaxis]
-    _check_geometry(info, image.shape[0], image.shape[1], image.strides[0])
+    _check_geometry(info, image.shape[0], image.shape[1], image.strides[0], max_pixels)
     return image, info
 
 
@@ -330,7 +336,8 @@ def array_to_image_fields(pixels: np.ndarray, encoding: str) -> ImageFields:
                        step=step, data=data)
 
 
-def _check_geometry(info: EncodingInfo, height: int, width: int, step: int) -> None:
+def _check_geometry(info: EncodingInfo, height: int, width: int, step: int,
+                    max_pixels: int = MAX_PIXELS) -> None:
     """Reject sizes no camera sends, and rows shorter than their pixels."""
     if height <= 0 or width <= 0:
         raise DlaInferError(f'image has zero size: height={height}, width={width} '
@@ -338,6 +345,9 @@ def _check_geometry(info: EncodingInfo, height: int, width: int, step: int) -> N
     if height > MAX_SIDE or width > MAX_SIDE:
         raise DlaInferError(f'image size {width}x{height} exceeds the limit of {MAX_SIDE} '
                             'pixels a side')
+    if height * width > max_pixels:
+        raise DlaInferError(f'image size {width}x{height} = {width * height} pixels exceeds '
+                            f'the limit of {max_pixels} pixels')
     row_bytes = width * info.bytes_per_pixel
     if step < row_bytes:
         raise DlaInferError(f'step={step} is smaller than width * bytes per pixel = '
@@ -511,7 +521,7 @@ def _jpeg_geometry(data: np.ndarray) -> Tuple[int, int, int]:
     raise DlaInferError('JPEG data has no frame header before its image data')
 
 
-def _check_encoded_size(data: np.ndarray, required: bool) -> None:
+def _check_encoded_size(data: np.ndarray, required: bool, max_pixels: int = MAX_PIXELS) -> None:
     """Refuse a PNG or JPEG whose header exceeds the limits; other data too if ``required``."""
     geometry = encoded_geometry(data)
     if geometry is None:
@@ -524,6 +534,10 @@ def _check_encoded_size(data: np.ndarray, required: bool) -> None:
         raise DlaInferError(f'{codec} image of {width}x{height} exceeds the limits '
                             f'({MAX_SIDE} pixels a side, {MAX_BYTES} bytes decoded); refused '
                             'before decoding')
+    if height * width > max_pixels:
+        raise DlaInferError(f'{codec} image of {width}x{height} = {width * height} pixels '
+                            f'exceeds the limit of {max_pixels} pixels; refused before '
+                            'decoding')
 
 
 def read_image_file(path: str) -> Optional[np.ndarray]:

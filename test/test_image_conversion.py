@@ -430,6 +430,27 @@ def test_decompression_bombs_are_refused_before_decoding(
         ic.compressed_to_array(SimpleNamespace(format='png', data=data))
 
 
+def test_a_pixel_limit_of_the_caller_refuses_larger_frames(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import cv2
+    fields = ic.array_to_image_fields(RANDOM_RGB, 'rgb8')
+    height, width = RANDOM_RGB.shape[:2]
+    ic.image_to_array(SimpleNamespace(**fields), max_pixels=height * width)
+    with pytest.raises(DlaInferError, match=f'{width}x{height} = {width * height} pixels '
+                       f'exceeds the limit of {width * height - 1} pixels'):
+        ic.image_to_array(SimpleNamespace(**fields), max_pixels=height * width - 1)
+    png = cv2.imencode('.png', RANDOM_RGB)[1].tobytes()
+    assert ic.compressed_to_array(SimpleNamespace(format='png', data=png),
+                                  max_pixels=height * width)[0].shape[:2] == (height, width)
+
+    def never(*args: Any) -> None:
+        raise AssertionError('decoded')
+    monkeypatch.setattr(cv2, 'imdecode', never)
+    with pytest.raises(DlaInferError, match='refused before decoding'):
+        ic.compressed_to_array(SimpleNamespace(format='png', data=png),
+                               max_pixels=height * width - 1)
+
+
 def test_image_files_are_checked_before_decoding(
         tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import cv2

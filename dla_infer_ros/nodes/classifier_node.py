@@ -45,7 +45,8 @@ from dla_infer_ros.diagnostics import StatusBuilder
 from dla_infer_ros.dla.analyzer import analyze_model
 from dla_infer_ros.dla.platform_probe import choose_platform
 from dla_infer_ros.errors import DlaInferError
-from dla_infer_ros.image_conversion import compressed_to_array, image_to_array, to_model_order
+from dla_infer_ros.image_conversion import (compressed_to_array, image_to_array, MAX_PIXELS,
+                                            to_model_order)
 from dla_infer_ros.model_contract import resolve_model
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
 from dla_infer_ros.nodes.parameters import make_descriptor
@@ -59,6 +60,12 @@ NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
 DLA_PLATFORMS = ('auto', 'xavier', 'orin')
 _LOG_THROTTLE_S = 5.0
+#: Default of max_image_pixels: 16.8 MP (4096 x 4096) holds 4K and most machine-vision
+#: cameras; what such a frame costs to decode and convert is a fraction of the node's size.
+MAX_IMAGE_PIXELS = 4096 * 4096
+#: Conversion buffers up to this size are kept for the next frame; a larger one (a frame
+#: far bigger than the camera's usual) is freed after use.
+_KEPT_BUFFER_BYTES = 4096 * 2160 * 3
 #: Seconds shutdown waits for the frame in progress (a huge decode, a slow engine);
 #: a thread still busy after that is left to end with the process.
 STOP_WAIT_S = 1.0
@@ -98,6 +105,9 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'image_depth': (1, 'depth of the image subscription queue', True, (1, 100)),
     'queue_size': (1, 'frames waiting for inference; older ones are dropped and counted',
                    True, (1, 100)),
+    'max_image_pixels': (MAX_IMAGE_PIXELS, 'larger frames (height x width; for compressed '
+                         'ones as their header says, before decoding) are rejected and counted',
+                         True, (1, MAX_PIXELS)),
     'dla_platform': ('auto', 'DLA rules for the start-up placement prediction: auto (read the '
                      'device tree) | xavier | orin', True, None),
     'diagnostics_period': (1.0, 'seconds between /diagnostics messages', True, (0.1, 60.0)),
@@ -134,6 +144,7 @@ class ClassifierNode(Node):
         self._status_lock = threading.Lock()
         self._failure = ''
         self._frames = FrameQueue(self._param('queue_size'))
+        self._max_pixels = int(self._param('max_image_pixels'))
         self._buffers: List[Optional[np.ndarray]] = [None] * self._classifier.batch_size
         #: The newest results, for in-process tools.
         self.last_results: List[Tuple[int, str, float]] = []
@@ -333,16 +344,16 @@ class ClassifierNode(Node):
     def _convert(self, frame: Frame, slot: int, count: int) -> Tuple[np.ndarray, str, Header]:
         fields, header = self._read(frame)
         if frame.compressed:
-            view, info = compressed_to_array(fields)
+            view, info = compressed_to_array(fields, self._max_pixels)
         else:
-            view, info = image_to_array(fields)
+            view, info = image_to_array(fields, self._max_pixels)
         native = NATIVE_ORDER.get(info.name)
         colour_pair = native in ('RGB', 'BGR') and self._order in ('RGB', 'BGR')
         if native == self._order or (colour_pair and count == 1):
             # The preprocessor resizes first and swaps channels on the small image.
             return (view[:, :, 0] if native == 'GRAY' else view), str(native), header
         converted = to_model_order(view, info, self._order, out=self._buffers[slot])
-        self._buffers[slot] = converted
+        self._buffers[slot] = converted if converted.nbytes <= _KEPT_BUFFER_BYTES else None
         return ((converted[:, :, 0] if self._order == 'GRAY' else converted), self._order,
                 header)
 
