@@ -457,6 +457,34 @@ def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:
     assert 'cannot start: parameter image_depth' in log, log
 
 
+def test_an_integer_for_a_floating_point_parameter_is_taken(tiny_model: str) -> None:
+    """``score_threshold:=1`` reaches rclpy as an integer; rclpy alone refuses it for a double."""
+    import rclpy
+    from rclpy.parameter import Parameter
+    from dla_infer_ros.errors import DlaInferError
+    from dla_infer_ros.nodes.classifier_node import ClassifierNode
+    configure_ros_environment()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        node = ClassifierNode(context=context, parameter_overrides=[
+            Parameter('model_path', value=tiny_model), Parameter('score_threshold', value=1),
+            Parameter('diagnostics_period', value=2)])
+        threshold = node.get_parameter('score_threshold').value
+        period = node.get_parameter('diagnostics_period').value
+        read_only = node.describe_parameter('diagnostics_period').read_only
+        node.destroy_node()
+        assert (threshold, period, read_only) == (1.0, 2.0, True)
+        assert isinstance(threshold, float) and isinstance(period, float)
+        for value, message in ((2, 'out of range'), ('abc', "'abc' is not a number")):
+            with pytest.raises(DlaInferError, match=f'parameter score_threshold: .*{message}'):
+                ClassifierNode(context=context, parameter_overrides=[
+                    Parameter('model_path', value=tiny_model),
+                    Parameter('score_threshold', value=value)])
+    finally:
+        context.try_shutdown()
+
+
 def test_unknown_dla_platform_is_a_clear_error(tiny_model: str) -> None:
     log = failed_start(NODE_MODULE, {'model_path': tiny_model, 'dla_platform': 'nano'})
     assert "cannot start: dla_platform='nano'; expected one of auto, xavier, orin" in log, log

@@ -197,7 +197,7 @@ def test_format_report_without_ros() -> None:
         'node': '/classifier_dla0', 'requested': 'DLA core 0', 'effective': 'GPU',
         'fallback_reason': 'this GPU has no DLA', 'backend': 'tensorrt', 'fps': 251.25,
         'p50_ms': 3.94, 'p99_ms': 7.2, 'received': 1000, 'published': 990, 'dropped': 10,
-        'top1': {'label': 'tabby cat', 'score': 0.8123}}
+        'top1': {'label': 'tabby cat', 'score': 0.8123}, 'failure': ''}
     text = format_report({'seconds': 4.0, 'classifiers': [row], 'dispatcher': None,
                           'image_source': None})
     lines = text.splitlines()

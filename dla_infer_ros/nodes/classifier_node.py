@@ -30,7 +30,6 @@ from typing import Any, Dict, List, Optional, Tuple
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.serialization import deserialize_message
@@ -49,7 +48,7 @@ from dla_infer_ros.image_conversion import (compressed_to_array, image_to_array,
                                             to_model_order)
 from dla_infer_ros.model_contract import resolve_model
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
-from dla_infer_ros.nodes.parameters import make_descriptor
+from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
 from dla_infer_ros.nodes.spin import spin_node
 from dla_infer_ros.stats import PipelineStats
 
@@ -132,10 +131,7 @@ class ClassifierNode(Node):
         """
         super().__init__(node_name, **kwargs)
         for name, (default, _, _, _) in PARAMETERS.items():
-            try:
-                self.declare_parameter(name, default, _descriptor(name))
-            except ParameterException as e:
-                raise DlaInferError(f'parameter {name}: {e}') from e
+            declare_parameter(self, name, default, _descriptor(name))
         self._classifier = self._make_classifier()
         self._predicted_placement = self._predict_dla_placement()
         self._order = self._classifier.contract.input_contract.channel_order

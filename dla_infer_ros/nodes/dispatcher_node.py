@@ -39,7 +39,7 @@ from vision_msgs.msg import Classification
 
 from dla_infer_ros.dispatch import Dispatcher
 from dla_infer_ros.errors import DlaInferError
-from dla_infer_ros.nodes.parameters import make_descriptor
+from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
 from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
@@ -84,7 +84,7 @@ class DispatcherNode(Node):
         :raises DlaInferError: without targets, or for out-of-range settings.
         """
         super().__init__(node_name, **kwargs)
-        declared = {name: self.declare_parameter(name, default, _descriptor(name)).value
+        declared = {name: declare_parameter(self, name, default, _descriptor(name))
                     for name, (default, _, _) in PARAMETERS.items()}
         # An unset string array reads as None here, and raises from get_parameter().
         targets = list(declared['targets'] or [])

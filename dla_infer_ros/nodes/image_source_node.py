@@ -32,7 +32,7 @@ from sensor_msgs.msg import Image
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.frame_source import ENCODINGS, FrameSource
 from dla_infer_ros.image_conversion import array_to_image_fields
-from dla_infer_ros.nodes.parameters import make_descriptor
+from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
 from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('reliable', 'best_effort')
@@ -68,7 +68,7 @@ class ImageSourceNode(Node):
         """
         super().__init__(node_name, **kwargs)
         for name, (default, _, _) in PARAMETERS.items():
-            self.declare_parameter(name, default, _descriptor(name))
+            declare_parameter(self, name, default, _descriptor(name))
         reliability = self._param('reliability')
         if reliability not in RELIABILITIES:
             raise DlaInferError(f'reliability={reliability!r}; expected one of '

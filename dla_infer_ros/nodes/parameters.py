@@ -13,11 +13,17 @@
 # limitations under the License.
 
 
-"""Parameter descriptors of the nodes, built one way."""
+"""Parameter descriptors of the nodes, built one way, and their declaration."""
 
+import copy
 from typing import Any, Optional, Tuple
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from dla_infer_ros.errors import DlaInferError
 
 
 def make_descriptor(default: Any, description: str, read_only: bool,
@@ -40,3 +46,31 @@ def make_descriptor(default: Any, description: str, read_only: bool,
         descriptor.floating_point_range = [FloatingPointRange(
             from_value=float(bounds[0]), to_value=float(bounds[1]), step=0.0)]
     return descriptor
+
+
+def declare_parameter(node: Node, name: str, default: Any,
+                      descriptor: ParameterDescriptor) -> Any:
+    """
+    Declare one parameter of ``node``; a floating-point one also takes an integer.
+
+    ``-p rate:=30`` or ``score_threshold:=1`` reach rclpy as integers, which it
+    refuses for a double ("expected '3' got '2'"); here they become 30.0 and 1.0,
+    checked against the range like any other value.
+
+    :return: the parameter's value.
+    :raises DlaInferError: naming the parameter, for a value of the wrong type or
+        out of range.
+    """
+    try:
+        if not isinstance(default, float):
+            return node.declare_parameter(name, default, descriptor).value
+        loose = copy.deepcopy(descriptor)
+        loose.dynamic_typing, loose.read_only, loose.floating_point_range = True, False, []
+        value = node.declare_parameter(name, default, loose).value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DlaInferError(f'parameter {name}: {value!r} is not a number')
+        descriptor.type = Parameter.Type.DOUBLE.value
+        number = Parameter(name, value=float(value)).get_parameter_value()
+        return node.set_descriptor(name, descriptor, number).double_value
+    except ParameterException as e:
+        raise DlaInferError(f'parameter {name}: {e}') from e
