@@ -34,15 +34,17 @@ OpenCV is imported only by the functions that need it.
 """
 
 import array
+import contextlib
 import dataclasses
 import sys
 from types import ModuleType
-from typing import Any, Dict, Optional, Tuple, TypedDict, Union
+from typing import Any, Dict, List, Optional, Tuple, TypedDict, Union
 
 import numpy as np
 
 from dla_infer_ros import _optional
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.native_messages import decoder_messages
 
 #: Largest accepted height or width, in pixels.
 MAX_SIDE = 16384
@@ -264,7 +266,8 @@ def image_to_model_order(msg: Any, order: str = 'RGB',
     return to_model_order(view, info, order, out)
 
 
-def compressed_to_array(msg: Any, max_pixels: int = MAX_PIXELS
+def compressed_to_array(msg: Any, max_pixels: int = MAX_PIXELS,
+                        messages: Optional[List[str]] = None
                         ) -> Tuple[np.ndarray, EncodingInfo]:
     """
     Decode a sensor_msgs/CompressedImage with OpenCV.
@@ -277,6 +280,9 @@ def compressed_to_array(msg: Any, max_pixels: int = MAX_PIXELS
     :param msg: anything with ``format`` and ``data``.
     :param max_pixels: larger images (height x width, read from the PNG or JPEG
         header) are refused before decoding.
+    :param messages: where given, what libjpeg/libpng print about damaged data
+        (:func:`dla_infer_ros.native_messages.decoder_messages`) is appended here
+        instead of going to stderr; the image is still returned when it decodes.
     :return: a height x width x channels array (freshly decoded, uint8, or uint16
         for 16-bit gray PNG) and its encoding: mono8, mono16, bgr8, bgra8, rgb8
         or rgba8.
@@ -294,14 +300,20 @@ def compressed_to_array(msg: Any, max_pixels: int = MAX_PIXELS
                             f'{MAX_BYTES} bytes')
     _check_encoded_size(buffer, required=True, max_pixels=max_pixels)  # KBs can decode to GBs
     cv2 = _cv2('decoding a CompressedImage')
+    caught: List[str] = []
     try:
-        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        with (decoder_messages() if messages is not None
+              else contextlib.nullcontext(caught)) as caught:
+            image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     except cv2.error as e:
         raise DlaInferError(f'OpenCV failed to decode {buffer.size} bytes of compressed '
                             f'image data (format {image_format!r}): {e}') from e
     if image is None:
+        said = f' (decoder: {"; ".join(caught)})' if caught else ''
         raise DlaInferError(f'cannot decode {buffer.size} bytes of compressed image data '
-                            f'(format {image_format!r}): not an image OpenCV can read')
+                            f'(format {image_format!r}): not an image OpenCV can read{said}')
+    if messages is not None:
+        messages.extend(caught)
     info = encoding_info(_decoded_kind(image, decoded_encoding))
     if image.ndim == 2:
         image = image[:, :, np.newaxis]

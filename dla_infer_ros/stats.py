@@ -27,7 +27,10 @@ from typing import Dict, Iterable
 import numpy as np
 
 PERCENTILES = (50, 90, 99)
-COUNTERS = ('received', 'published', 'dropped', 'rejected', 'failed')
+#: What becomes of a received frame: received = the sum of these.
+OUTCOMES = ('published', 'dropped', 'rejected', 'failed')
+#: Frame counters: received, the outcomes, and damaged (published, decoded from damaged data).
+COUNTERS = ('received', *OUTCOMES, 'damaged')
 
 
 class LatencyWindow:

@@ -344,6 +344,32 @@ def test_compressed_frames_are_served(peer: Peer, tiny_model: str) -> None:
     assert got == {'camera_0': (1000, 'blue'), 'camera_1': (1001, 'green')}
 
 
+def test_damaged_jpeg_frames_are_served_with_one_throttled_warning(
+        peer: Peer, tiny_model: str) -> None:
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100}
+    publisher = peer.node.create_publisher(CompressedImage, 'image/compressed', 100)
+    noise = np.random.default_rng(3).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    jpeg = cv2.imencode('.jpg', noise)[1].tobytes()
+    damaged = jpeg[:len(jpeg) // 2] + bytes([0xFF, 0xD9])  # cut short: libjpeg complains
+    with NodeProcess(NODE_MODULE, params) as node:
+        assert peer.wait_for_node(), node.stop()
+        peer.warm_up(_frame('red', 48, 64), 'rgb8')
+        for index in range(20):
+            msg = CompressedImage(format='jpeg', data=damaged)
+            msg.header.frame_id, msg.header.stamp.sec = f'camera_{index}', 1000 + index
+            publisher.publish(msg)
+        assert peer.spin_until(lambda: len(peer.classifications) >= 20, 20.0), node.stop()
+        assert peer.spin_until(lambda: bool(peer.diagnostics) and
+                               peer.latest_status()['frames_damaged'] == '20', 10.0)
+        log = node.stop()
+    lines = log.splitlines()
+    assert not [line for line in lines if line.startswith('Corrupt JPEG data')], log
+    warnings = [line for line in lines if 'image decoded from damaged data: Corrupt JPEG' in line]
+    assert len(warnings) == 1, log  # 20 frames within the 5 s throttle
+
+
 def test_ctrl_c_with_frames_queued_ends_quietly(peer: Peer) -> None:
     # The default model (milliseconds per frame) with a backlog: Ctrl-C arrives mid-frame.
     params = {'queue_size': 100, 'image_depth': 100}

@@ -47,7 +47,7 @@ def test_pipeline_stats_counts_and_rate() -> None:
     time.sleep(0.05)
     snap = stats.snapshot()
     assert snap['counters'] == {'received': 5, 'published': 4, 'dropped': 0, 'rejected': 0,
-                                'failed': 0}
+                                'failed': 0, 'damaged': 0}
     assert 4 / 1.0 < snap['fps'] < 4 / 0.05 + 1  # type: ignore[operator]
     assert snap['stages'] == {'inference': {'count': 1.0, 'min': 2.0, 'mean': 2.0,
                                             'max': 2.0, 'p50': 2.0, 'p90': 2.0, 'p99': 2.0}}

@@ -65,7 +65,7 @@ import cv2
 import numpy as np
 
 from dla_infer_ros.image_conversion import ENCODINGS, MAX_SIDE
-from dla_infer_ros.stats import COUNTERS
+from dla_infer_ros.stats import COUNTERS, OUTCOMES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = os.path.join(ROOT, 'test', 'data')
@@ -980,7 +980,7 @@ def evaluate(report: Dict[str, Any], options: Options) -> List[Tuple[str, bool, 
     sent_total = sum(report['sent'].values())
     malformed = sum(n for c, n in report['sent'].items() if not c.startswith('valid'))
     have_all = all(name in counters for name in COUNTERS)
-    accounted = sum(counters.get(n, 0) for n in COUNTERS[1:])
+    accounted = sum(counters.get(n, 0) for n in OUTCOMES)
     received = counters.get('received', -1)
     peak = max(report['rss_peak_sampled_kib'], report['hwm_flood_kib']
                if report['hwm_reset'] else 0)
@@ -1033,7 +1033,7 @@ def print_report(report: Dict[str, Any], checks: List[Tuple[str, bool, str]],
     print('node counters (/diagnostics, settled' +
           ('' if report.get('settled', True) else ' NOT: still changing') + '):')
     print('  ' + '  '.join(f'{name} {counters.get(name, "-")}' for name in COUNTERS))
-    accounted = sum(counters.get(n, 0) for n in COUNTERS[1:])
+    accounted = sum(counters.get(n, 0) for n in OUTCOMES)
     print(f'  received = published + dropped + rejected + failed: '
           f'{counters.get("received", "-")} = {counters.get("published", 0)} + '
           f'{counters.get("dropped", 0)} + {counters.get("rejected", 0)} + '

@@ -340,7 +340,12 @@ class ClassifierNode(Node):
     def _convert(self, frame: Frame, slot: int, count: int) -> Tuple[np.ndarray, str, Header]:
         fields, header = self._read(frame)
         if frame.compressed:
-            view, info = compressed_to_array(fields, self._max_pixels)
+            damage: List[str] = []
+            view, info = compressed_to_array(fields, self._max_pixels, damage)
+            if damage:
+                self._stats.count('damaged')
+                self.get_logger().warning(f'image decoded from damaged data: {"; ".join(damage)}',
+                                          throttle_duration_sec=_LOG_THROTTLE_S)
         else:
             view, info = image_to_array(fields, self._max_pixels)
         native = NATIVE_ORDER.get(info.name)

@@ -66,7 +66,7 @@ def declare_parameter(node: Node, name: str, default: Any,
             return node.declare_parameter(name, default, descriptor).value
         loose = copy.deepcopy(descriptor)
         loose.dynamic_typing, loose.read_only, loose.floating_point_range = True, False, []
-        value = node.declare_parameter(name, default, loose).value
+        value: Any = node.declare_parameter(name, default, loose).value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise DlaInferError(f'parameter {name}: {value!r} is not a number')
         descriptor.type = Parameter.Type.DOUBLE.value
