@@ -24,7 +24,11 @@ concurrent devices, DLA cores and INT8 calibration.
 import csv
 import json
 import logging
+import os
+import signal
+import subprocess
 import sys
+import time
 from typing import Any, cast, Dict, Tuple
 
 from fake_cuda import FakeCudaApi
@@ -341,3 +345,20 @@ def test_a_device_failing_during_a_concurrent_run_stops_the_others(fake_trt: Any
     finally:
         for run in runs:
             run.close()
+
+
+@needs_onnxruntime
+@pytest.mark.parametrize('number', [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_ends_a_run_with_one_line(number: int) -> None:
+    """Also with SIGINT ignored, as a shell starts a background job."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'dla_infer_ros.cli.dla_bench', '--device', 'cpu',
+         '--duration', '60', '--threads', '1'], cwd=root, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    time.sleep(4.0)  # the model is loaded and being measured
+    process.send_signal(number)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + number, (out, err)
+    assert err.strip().splitlines()[-1] == f'dla_bench: stopped by {signal.Signals(number).name}'
+    assert 'Traceback' not in err, err

@@ -24,6 +24,7 @@ import numpy as np
 
 from dla_infer_ros.backends import BackendOptions
 from dla_infer_ros.classifier import Classifier
+from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import read_image_file
 from dla_infer_ros.model_contract import resolve_model
@@ -121,7 +122,7 @@ def _classify_one(classifier: Classifier, path: str) -> Dict[str, Any]:
 
 def main(args: Optional[List[str]] = None) -> None:
     """Console-script entry point."""
-    sys.exit(run(args))
+    sys.exit(run_interruptibly('classify_image', lambda: run(args)))
 
 
 if __name__ == '__main__':

@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from dla_infer_ros.backends.base import DEVICE_STAGES, PRECISIONS
 from dla_infer_ros.benchmark import (BenchOptions, default_devices, Device, PHOTOS_DIR,
                                      run_benchmark, STATISTICS)
+from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
 
 
@@ -257,7 +258,7 @@ def run(argv: Optional[List[str]] = None) -> int:
 
 def main() -> None:
     """Console entry point."""
-    sys.exit(run())
+    sys.exit(run_interruptibly('dla_bench', run))
 
 
 if __name__ == '__main__':

@@ -37,6 +37,7 @@ import json
 import sys
 from typing import List, Optional
 
+from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.dla.analyzer import analyze_model, DlaReport
 from dla_infer_ros.dla.rules import get_platform, PLATFORMS, PRECISIONS
 from dla_infer_ros.errors import DlaInferError
@@ -120,7 +121,7 @@ def run(argv: Optional[List[str]] = None) -> int:
 
 def main(args: Optional[List[str]] = None) -> None:
     """Console-script entry point."""
-    sys.exit(run(args))
+    sys.exit(run_interruptibly('dla_check', lambda: run(args)))
 
 
 if __name__ == '__main__':

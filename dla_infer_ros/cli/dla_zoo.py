@@ -24,6 +24,7 @@ import os
 import sys
 from typing import List, Optional
 
+from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.dla.zoo import MODELS, WEIGHTS, write
 from dla_infer_ros.errors import DlaInferError
 
@@ -76,7 +77,7 @@ def run(argv: Optional[List[str]] = None) -> int:
 
 def main(args: Optional[List[str]] = None) -> None:
     """Console-script entry point."""
-    sys.exit(run(args))
+    sys.exit(run_interruptibly('dla_zoo', lambda: run(args)))
 
 
 if __name__ == '__main__':

@@ -47,6 +47,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.utilities import remove_ros_args
 
+from dla_infer_ros.cli import STOP_SIGNALS
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.nodes.spin import serve, ServingNode
 from dla_infer_ros.topology import (build_topology, default_config_path, NodeSpec,
@@ -58,9 +59,6 @@ NODE_CLASSES = {
     'dispatcher': ('dla_infer_ros.nodes.dispatcher_node', 'DispatcherNode'),
     'image_source': ('dla_infer_ros.nodes.image_source_node', 'ImageSourceNode'),
 }
-#: Signals that end the run with its report: Ctrl-C, and what systemd, docker stop and
-#: ros2 launch send.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: The latency the report shows: image header stamp -> result published.
 LATENCY_STAGE = 'end_to_end'
 #: Columns of the classifier table.

@@ -32,6 +32,7 @@ from typing import List, Optional
 
 from dla_infer_ros.backends.base import BackendOptions, PRECISIONS
 from dla_infer_ros.backends.tensorrt import DlaMemoryPools, TensorRtBackend
+from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
 
 _MIB = 1 << 20
@@ -69,6 +70,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command; :return: the exit status: 0, or 2 with one error line."""
+    return run_interruptibly('trt_engine_info', lambda: run(argv))
+
+
+def run(argv: Optional[List[str]] = None) -> int:
     """Run the command; :return: the exit status: 0, or 2 with one error line."""
     args = parse_args(argv)
     if not os.path.isfile(args.model):
