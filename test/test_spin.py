@@ -62,8 +62,10 @@ def test_image_source_missing_source() -> None:
 
 
 @pytest.mark.parametrize('name, value, reason', [
-    ('rate', 'abc', "parameter 'rate' to 'abc' of type 'STRING', expecting type 'DOUBLE'"),
+    ('rate', 'abc', "parameter rate: 'abc' is not a number"),
     ('rate', '0.0', 'Parameter rate out of range'),
+    ('rate', '0', 'Parameter rate out of range'),
+    ('depth', '2.5', "parameter 'depth' to '2.5' of type 'DOUBLE', expecting type 'INTEGER'"),
 ])
 def test_image_source_bad_parameter(name: str, value: str, reason: str) -> None:
     log = _failed_start('image_source_node', {'source': '.', name: value})
