@@ -41,6 +41,7 @@ DECODER_PREFIXES = ('Corrupt JPEG data', 'Premature end of JPEG file', 'Invalid 
 
 _lock = threading.Lock()
 _open_blocks = 0
+_generation = 0  # advanced by restore(): blocks opened before it report nothing
 _saved_fd = -1
 _sink: Optional[IO[bytes]] = None
 
@@ -54,14 +55,32 @@ def decoder_messages() -> Iterator[List[str]]:
         block has ended.
     """
     lines: List[str] = []
-    _open()
+    generation = _open()
     try:
         yield lines
     finally:
-        lines.extend(_close())
+        lines.extend(_close(generation))
 
 
-def _open() -> None:
+def restore() -> None:
+    """
+    Give descriptor 2 back to the real stderr now, passing on what was caught.
+
+    For a process that ends while a block is still open (a decode it stopped
+    waiting for): its last log lines must reach the terminal. Blocks open now
+    report nothing when they end.
+    """
+    global _open_blocks, _generation
+    with _lock:
+        if _open_blocks == 0:
+            return
+        _open_blocks = 0
+        _generation += 1
+        text = _swap_back()
+    _write_stderr(text)
+
+
+def _open() -> int:
     global _open_blocks, _saved_fd, _sink
     with _lock:
         if _open_blocks == 0:
@@ -71,27 +90,42 @@ def _open() -> None:
             _saved_fd = os.dup(2)
             os.dup2(_sink.fileno(), 2)
         _open_blocks += 1
+        return _generation
 
 
-def _close() -> List[str]:
-    global _open_blocks, _saved_fd
+def _close(generation: int) -> List[str]:
+    global _open_blocks
     with _lock:
+        if generation != _generation:
+            return []  # restore() ended the redirection meanwhile
         _open_blocks -= 1
-        if _open_blocks > 0 or _sink is None:
+        if _open_blocks > 0:
             return []
-        sys.stderr.flush()
-        os.dup2(_saved_fd, 2)
-        os.close(_saved_fd)
-        _saved_fd = -1
-        _sink.seek(0)
-        text = _sink.read().decode('utf-8', errors='replace')
-        _sink.seek(0)
-        _sink.truncate()
+        text = _swap_back()
     decoder: List[str] = []
     other: List[str] = []
     for line in text.splitlines(keepends=True):
         (decoder if line.startswith(DECODER_PREFIXES) else other).append(line)
-    data = ''.join(other).encode('utf-8')
+    _write_stderr(''.join(other))
+    return [line.rstrip() for line in decoder]
+
+
+def _swap_back() -> str:
+    """Point descriptor 2 at the real stderr again; :return: what the sink caught."""
+    global _saved_fd
+    assert _sink is not None
+    sys.stderr.flush()
+    os.dup2(_saved_fd, 2)
+    os.close(_saved_fd)
+    _saved_fd = -1
+    _sink.seek(0)
+    text = _sink.read().decode('utf-8', errors='replace')
+    _sink.seek(0)
+    _sink.truncate()
+    return text
+
+
+def _write_stderr(text: str) -> None:
+    data = text.encode('utf-8')
     while data:
         data = data[os.write(2, data):]
-    return [line.rstrip() for line in decoder]

@@ -92,3 +92,51 @@ def test_nodes_stop_on_a_signal_with_their_report(
 def _read(log: IO[str]) -> str:
     log.seek(0)
     return log.read()
+
+
+SLOW_CLASSIFIER = """
+import time
+from dla_infer_ros.classifier import Classifier
+from dla_infer_ros.nodes import classifier_node
+classify = Classifier.classify
+def slow(self, images, order):
+    if images[0].shape[0] == 97:  # the test's frame: a library call that takes 60 s
+        time.sleep(60)
+    return classify(self, images, order)
+Classifier.classify = slow
+classifier_node.main()
+"""
+
+
+def test_a_frame_in_progress_delays_the_stop_by_a_second_at_most() -> None:
+    import numpy as np
+    import rclpy
+    from sensor_msgs.msg import Image
+    from dla_infer_ros.image_conversion import array_to_image_fields
+    env = configure_ros_environment()
+    node = subprocess.Popen([sys.executable, '-c', SLOW_CLASSIFIER], env=env, cwd=ROOT,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        peer = rclpy.create_node('slow_frame_peer', context=context)
+        publisher = peer.create_publisher(Image, 'image', 1)
+        deadline = time.monotonic() + 60.0
+        while publisher.get_subscription_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # matched both ways
+        msg = Image(**array_to_image_fields(np.zeros((97, 64, 3), np.uint8), 'rgb8'))
+        publisher.publish(msg)
+        time.sleep(2.0)  # the node is in its 60 s call now
+        start = time.monotonic()
+        node.send_signal(signal.SIGINT)
+        out, _ = node.communicate(timeout=30)
+        seconds = time.monotonic() - start
+    finally:
+        if node.poll() is None:
+            node.kill()
+        context.try_shutdown()
+    assert node.returncode == 0, out
+    assert seconds < 10.0, (seconds, out)  # not 60 s; about 1 s where the machine is idle
+    assert 'did not finish within 1.0 s; not waiting for it' in out, out
+    assert 'stopped; frames: 1 received' in out and 'Traceback' not in out, out

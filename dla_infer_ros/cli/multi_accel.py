@@ -49,7 +49,7 @@ from rclpy.utilities import remove_ros_args
 
 from dla_infer_ros.cli import STOP_SIGNALS
 from dla_infer_ros.errors import DlaInferError
-from dla_infer_ros.nodes.spin import serve, ServingNode
+from dla_infer_ros.nodes.spin import exit_process, serve, ServingNode
 from dla_infer_ros.topology import (build_topology, default_config_path, NodeSpec,
                                     requested_overrides, TopologyOptions)
 
@@ -332,7 +332,7 @@ def _tear_down(executor: Optional[SingleThreadedExecutor],
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run())
+    exit_process(run())
 
 
 if __name__ == '__main__':

@@ -47,9 +47,10 @@ from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import (compressed_to_array, image_to_array, MAX_PIXELS,
                                             to_model_order)
 from dla_infer_ros.model_contract import resolve_model
+from dla_infer_ros.native_messages import restore as restore_stderr
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
 from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
-from dla_infer_ros.nodes.spin import spin_node
+from dla_infer_ros.nodes.spin import abandon, spin_node
 from dla_infer_ros.stats import PipelineStats
 
 STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_to_end',
@@ -438,6 +439,8 @@ class ClassifierNode(Node):
         classifier: Optional[Classifier] = getattr(self, '_classifier', None)
         if worker is not None and worker.is_alive():
             # Freeing the model under a running inference could crash: leave it to the exit.
+            restore_stderr()  # the frame may be decoding, with stderr caught
+            abandon(worker)
             self.get_logger().warning(f'the frame in progress did not finish within '
                                       f'{STOP_WAIT_S} s; not waiting for it')
         elif classifier is not None:

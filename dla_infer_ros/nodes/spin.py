@@ -15,6 +15,9 @@
 
 """The one ``main`` of every node, in the Humble form, and the loop that serves nodes."""
 
+import os
+import sys
+import threading
 import time
 from typing import Callable, cast, List, Optional, Protocol, Sequence
 
@@ -30,6 +33,8 @@ from dla_infer_ros.errors import DlaInferError
 #: Seconds the executor waits at most; also how soon a stopped node or the end of a
 #: timed run is noticed (a node that stops serving also wakes it at once).
 WAIT_S = 0.1
+#: Threads shutdown stopped waiting for (see :func:`abandon`).
+_abandoned: List[threading.Thread] = []
 
 
 class ServingNode(Protocol):
@@ -40,6 +45,29 @@ class ServingNode(Protocol):
 
     def stop_report(self) -> str:
         """:return: one line of what the node did, logged when it stops."""
+
+
+def abandon(thread: threading.Thread) -> None:
+    """
+    Record a node's thread that shutdown stopped waiting for (busy in a library call).
+
+    :func:`exit_process` then ends the process without Python's finalization,
+    which could abort inside that call (status -6) once the interpreter is gone.
+    """
+    _abandoned.append(thread)
+
+
+def exit_process(status: int) -> None:
+    """
+    End the process with ``status``, at once if a thread of a node was abandoned.
+
+    :raises SystemExit: with ``status``, where no thread was abandoned.
+    """
+    if any(thread.is_alive() for thread in _abandoned):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    raise SystemExit(status)
 
 
 def serve(executor: Executor, nodes: Sequence[ServingNode], duration: float = 0.0) -> float:
@@ -75,7 +103,7 @@ def spin_node(make_node: Callable[[], Node], name: str,
     ``--params-file``) logs one fatal line and the process exits with status 1;
     so does a node whose serving thread stopped (:meth:`ServingNode.failure`).
     Ctrl-C, SIGTERM and external shutdown end with the node's
-    :meth:`ServingNode.stop_report` in the log and status 0.
+    :meth:`ServingNode.stop_report` in the log and status 0 (:func:`exit_process`).
 
     :param make_node: builds the node (after ``rclpy.init``).
     :param name: logger name for the start-up failure.
@@ -108,5 +136,4 @@ def spin_node(make_node: Callable[[], Node], name: str,
         return
     served = cast(ServingNode, node)
     node.get_logger().info(f'stopped; {served.stop_report()}')
-    if served.failure():
-        raise SystemExit(1)
+    exit_process(1 if served.failure() else 0)
