@@ -499,9 +499,14 @@ def test_an_integer_for_a_floating_point_parameter_is_taken(tiny_model: str) -> 
         threshold = node.get_parameter('score_threshold').value
         period = node.get_parameter('diagnostics_period').value
         read_only = node.describe_parameter('diagnostics_period').read_only
+        # As the parameter service (ros2 param set) sets it:
+        at_run_time = node.set_parameters_atomically([Parameter('score_threshold', value=0)])
+        after = node.get_parameter('score_threshold').value
         node.destroy_node()
         assert (threshold, period, read_only) == (1.0, 2.0, True)
         assert isinstance(threshold, float) and isinstance(period, float)
+        if hasattr(node, 'add_pre_set_parameters_callback'):  # Jazzy on; not Humble
+            assert at_run_time.successful and after == 0.0 and isinstance(after, float)
         for value, message in ((2, 'out of range'), ('abc', "'abc' is not a number")):
             with pytest.raises(DlaInferError, match=f'parameter score_threshold: .*{message}'):
                 ClassifierNode(context=context, parameter_overrides=[

@@ -16,7 +16,7 @@
 """Parameter descriptors of the nodes, built one way, and their declaration."""
 
 import copy
-from typing import Any, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
@@ -55,7 +55,9 @@ def declare_parameter(node: Node, name: str, default: Any,
 
     ``-p rate:=30`` or ``score_threshold:=1`` reach rclpy as integers, which it
     refuses for a double ("expected '3' got '2'"); here they become 30.0 and 1.0,
-    checked against the range like any other value.
+    checked against the range like any other value. So does ``ros2 param set``
+    with an integer where rclpy lets a node see a value before it is checked
+    (Jazzy on); on Humble rclpy's own refusal stands.
 
     :return: the parameter's value.
     :raises DlaInferError: naming the parameter, for a value of the wrong type or
@@ -64,6 +66,8 @@ def declare_parameter(node: Node, name: str, default: Any,
     try:
         if not isinstance(default, float):
             return node.declare_parameter(name, default, descriptor).value
+        if not descriptor.read_only:
+            _take_integers_at_run_time(node, name)
         loose = copy.deepcopy(descriptor)
         loose.dynamic_typing, loose.read_only, loose.floating_point_range = True, False, []
         value: Any = node.declare_parameter(name, default, loose).value
@@ -74,3 +78,16 @@ def declare_parameter(node: Node, name: str, default: Any,
         return node.set_descriptor(name, descriptor, number).double_value
     except ParameterException as e:
         raise DlaInferError(f'parameter {name}: {e}') from e
+
+
+def _take_integers_at_run_time(node: Node, name: str) -> None:
+    """Turn an integer set at run time for the floating-point parameter ``name`` into a float."""
+    register = getattr(node, 'add_pre_set_parameters_callback', None)
+    if register is None:  # Humble: no hook before rclpy checks the type
+        return
+
+    def as_float(parameters: List[Any]) -> List[Any]:  # Parameter: generic from Jazzy on
+        return [Parameter(p.name, value=float(p.value))
+                if p.name == name and p.type_ == Parameter.Type.INTEGER else p
+                for p in parameters]
+    register(as_float)
