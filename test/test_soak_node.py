@@ -121,8 +121,8 @@ def test_every_classifier_reports_fps_drops_and_a_bounded_backlog(
 def process_samples(rss: List[float], threads: int = 20, fds: int = 25, late_threads: int = 0,
                     late_fds: int = 0, late: int = 1) -> List[Dict[str, float]]:
     """:return: one sample per second; the ``late`` last ones with extra threads and fds."""
-    samples = [{'t': float(t), 'rss_kib': kib, 'threads': threads, 'fds': fds, 'cpu_s': t / 2}
-               for t, kib in enumerate(rss)]
+    samples = [{'t': float(t), 'rss_kib': kib, 'anon_kib': kib - 1000, 'shmem_kib': 1000,
+                'threads': threads, 'fds': fds, 'cpu_s': t / 2} for t, kib in enumerate(rss)]
     for sample in samples[-late:]:
         sample.update(threads=threads + late_threads, fds=fds + late_fds)
     return samples

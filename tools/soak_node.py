@@ -138,7 +138,9 @@ def proc_sample(pid: int) -> Sample:
     """
     Read one process's memory, threads, open files and CPU time.
 
-    :return: ``rss_kib``, ``threads``, ``fds``, ``cpu_s`` (user + system, all threads).
+    :return: ``rss_kib``, ``anon_kib`` and ``shmem_kib`` (its private and its shared
+        part: Fast DDS's shared-memory segments), ``threads``, ``fds``, ``cpu_s``
+        (user + system, all threads).
     :raises OSError: when the process is gone.
     """
     values: Sample = {}
@@ -147,6 +149,10 @@ def proc_sample(pid: int) -> Sample:
             key, _, rest = line.partition(':')
             if key == 'VmRSS':
                 values['rss_kib'] = int(rest.split()[0])
+            elif key == 'RssAnon':
+                values['anon_kib'] = int(rest.split()[0])
+            elif key == 'RssShmem':
+                values['shmem_kib'] = int(rest.split()[0])
             elif key == 'Threads':
                 values['threads'] = int(rest)
     values['fds'] = len(os.listdir(f'/proc/{pid}/fd'))
@@ -445,6 +451,8 @@ def process_summary(process: Watched, warmup_s: float) -> Dict[str, Any]:
         'rss_growth_pct': 100.0 * (rss_end - rss_start) / rss_start,
         'rss_slope_mib_per_min': slope_per_minute(post, 'rss_kib') / 1024,
         'rss_max_mib': max(s['rss_kib'] for s in post) / 1024,
+        'anon_slope_mib_per_min': slope_per_minute(post, 'anon_kib') / 1024,
+        'shmem_slope_mib_per_min': slope_per_minute(post, 'shmem_kib') / 1024,
         'threads_warm': threads[0], 'threads_end': threads[1],
         'threads_max': int(max(s['threads'] for s in post)),
         'fds_warm': fds[0], 'fds_end': fds[1], 'fds_max': int(max(s['fds'] for s in post)),
@@ -598,12 +606,13 @@ def process_rows(report: Dict[str, Any]) -> List[List[str]]:
     rows = []
     for p in report['processes']:
         if 'rss_growth_pct' not in p:
-            rows.append([p['name'], str(p['pid'])] + ['-'] * 8)
+            rows.append([p['name'], str(p['pid'])] + ['-'] * 10)
             continue
         rows.append([
             p['name'], str(p['pid']), f'{p["rss_first_mib"]:.1f}', f'{p["rss_warm_mib"]:.1f}',
             f'{p["rss_end_mib"]:.1f}', f'{p["rss_growth_pct"]:+.2f}',
-            f'{p["rss_slope_mib_per_min"]:+.3f}',
+            f'{p["rss_slope_mib_per_min"]:+.3f}', f'{p["anon_slope_mib_per_min"]:+.3f}',
+            f'{p["shmem_slope_mib_per_min"]:+.3f}',
             f'{p["threads_warm"]:g}/{p["threads_max"]}/{p["threads_end"]:g}',
             f'{p["fds_warm"]:g}/{p["fds_max"]}/{p["fds_end"]:g}', f'{p["cpu_pct"]:.0f}'])
     return rows
@@ -645,9 +654,12 @@ def print_report(report: Dict[str, Any], checks: Sequence[Check]) -> None:
           f'start-up {report["startup_s"]:.1f} s, sampled {report["sampled_s"]:.0f} s every '
           f'{options["sample_s"]:g} s, warm-up {options["warmup_s"]:g} s excluded')
     print('processes (RSS MiB: first sample / after warm-up / end, medians of a few samples; '
-          'threads and fds: after warm-up / max / end; CPU % of a core after warm-up):')
+          'MiB/min: slope of RSS, of its private part and of its shared part (Fast DDS '
+          'shared-memory segments); threads and fds: after warm-up / max / end; CPU % of a '
+          'core after warm-up):')
     print(table(('process', 'pid', 'RSS first', 'RSS warm', 'RSS end', 'growth %',
-                 'MiB/min', 'threads', 'fds', 'CPU %'), process_rows(report)))
+                 'MiB/min', 'private', 'shared', 'threads', 'fds', 'CPU %'),
+                process_rows(report)))
     print('classifiers after warm-up (fps: published per s, diagnostics mean, received per '
           f's; backlog = received - {" - ".join(OUTCOMES)}):')
     print(table(classifier_headers(), classifier_rows(report)))
