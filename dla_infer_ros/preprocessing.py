@@ -73,6 +73,22 @@ def letterbox_size(height: int, width: int, contract: InputContract) -> Tuple[in
             max(1, min(contract.width, int(round(width * scale)))))
 
 
+def geometry(height: int, width: int, contract: InputContract) -> Tuple[Window, Window]:
+    """
+    Where a source image goes in the model input.
+
+    :return: (rows, columns) of the source that are resized, and (rows, columns)
+        of the input they are resized onto (all of it, but for a letterbox).
+    """
+    if contract.resize != 'letterbox':
+        return (resize_roi(height, width, contract),
+                (slice(0, contract.height), slice(0, contract.width)))
+    inner_h, inner_w = letterbox_size(height, width, contract)
+    top, left = (contract.height - inner_h) // 2, (contract.width - inner_w) // 2
+    return ((slice(0, height), slice(0, width)),
+            (slice(top, top + inner_h), slice(left, left + inner_w)))
+
+
 class Preprocessor:
     """Writes images into a preallocated model input tensor."""
 
@@ -215,7 +231,7 @@ class Preprocessor:
     def _resize(self, cv2: Any, image: np.ndarray, target: np.ndarray) -> None:
         """Resize ``image`` (its crop, or into the letterbox window) into ``target``."""
         if image.shape[:2] != self._geometry_for:
-            self._geometry = self._geometry_of(image.shape[0], image.shape[1])
+            self._geometry = geometry(image.shape[0], image.shape[1], self.contract)
             self._geometry_for = image.shape[:2]
         (rows, cols), window = self._geometry
         if window != self._window:
@@ -234,16 +250,6 @@ class Preprocessor:
         cv2.resize(image, (target.shape[1], target.shape[0]), dst=scratch,
                    interpolation=self._interpolation)
         target[...] = scratch
-
-    def _geometry_of(self, height: int, width: int) -> Tuple[Window, Window]:
-        """:return: the rows and columns of the source read and of the target written."""
-        c = self.contract
-        if c.resize != 'letterbox':
-            return resize_roi(height, width, c), (slice(0, c.height), slice(0, c.width))
-        inner_h, inner_w = letterbox_size(height, width, c)
-        top, left = (c.height - inner_h) // 2, (c.width - inner_w) // 2
-        return ((slice(0, height), slice(0, width)),
-                (slice(top, top + inner_h), slice(left, left + inner_w)))
 
     def _write(self, source: np.ndarray, out: np.ndarray) -> None:
         """
