@@ -14,14 +14,29 @@
 
 """Shared fixtures: tiny ONNX classifiers built in place, no downloads."""
 
+import importlib
 import json
 import os
+import sys
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
 import pytest
 
 from dla_infer_ros._optional import is_available
+
+
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools')
+
+
+def import_tool(name: str) -> ModuleType:
+    """:return: ``tools/<name>.py`` imported (it may import its siblings in ``tools/``)."""
+    sys.path.insert(0, TOOLS)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(TOOLS)
 
 
 def write_tiny_classifier(folder: str, batch: object = 1, classes: int = 4,

@@ -25,31 +25,19 @@ import os
 import random
 import subprocess
 import sys
-from types import ModuleType
 from typing import Any, Dict, List, Tuple
 import zlib
 
 import numpy as np
 import pytest
 
-from conftest import needs_onnxruntime
+from conftest import import_tool, needs_onnxruntime, TOOLS
 from dla_infer_ros.image_conversion import encoded_geometry
 from ros_harness import configure_ros_environment, ros_available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = os.path.join(ROOT, 'tools')
 needs_ros = pytest.mark.skipif(not ros_available(), reason='rclpy and the message packages '
                                'are not importable; run the tests through tools/run_tests.sh')
-
-
-def fuzz_module() -> ModuleType:
-    """:return: ``tools/fuzz_node.py`` imported (it imports ``bench_node`` beside it)."""
-    sys.path.insert(0, TOOLS)
-    try:
-        import fuzz_node
-    finally:
-        sys.path.remove(TOOLS)
-    return fuzz_node
 
 
 @pytest.fixture(scope='module')
@@ -103,7 +91,7 @@ def test_the_counters_add_up(short_run: Tuple[List[str], Dict[str, Any]]) -> Non
 def test_valid_frames_in_the_flood_are_answered(
         short_run: Tuple[List[str], Dict[str, Any]]) -> None:
     _, report = short_run
-    fuzz_node = fuzz_module()
+    fuzz_node = import_tool('fuzz_node')
     valid = report['valid_flood']
     assert len(valid) == 500 // 25 - 1
     right = [fuzz_node.right_answer(photo, answer) for _, photo, answer in valid]
@@ -113,11 +101,11 @@ def test_valid_frames_in_the_flood_are_answered(
 @pytest.mark.ros
 @needs_ros
 def test_the_cdr_writer_matches_rclpy_and_the_node_reader() -> None:
-    fuzz_module().check_writer()
+    import_tool('fuzz_node').check_writer()
 
 
 def test_the_generator_is_seeded_and_makes_every_category() -> None:
-    fuzz_node = fuzz_module()
+    fuzz_node = import_tool('fuzz_node')
     assets = fuzz_node.make_assets(in_limit_bombs=False)
     first = fuzz_node.Generator(random.Random(3), assets)
     again = fuzz_node.Generator(random.Random(3), assets)
@@ -130,7 +118,7 @@ def test_the_generator_is_seeded_and_makes_every_category() -> None:
 
 
 def test_the_png_bomb_is_a_real_one() -> None:
-    fuzz_node = fuzz_module()
+    fuzz_node = import_tool('fuzz_node')
     bomb = fuzz_node.zeros_png(fuzz_node.BOMB_SIDE)
     assert len(bomb) < 1 << 20
     assert encoded_geometry(np.frombuffer(bomb, np.uint8)) == ('png', 30000, 30000, 1)

@@ -30,25 +30,14 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from conftest import needs_onnxruntime
+from conftest import import_tool, needs_onnxruntime, TOOLS
 from ros_harness import configure_ros_environment, ros_available
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOLS = os.path.join(ROOT, 'tools')
 needs_ros = pytest.mark.skipif(not ros_available(), reason='rclpy and the message packages '
                                'are not importable; run the tests through tools/run_tests.sh')
 PROCESSES = ['image_source', 'classifier_a', 'classifier_b', 'classifier_c']
 NODES = ['/classifier_a', '/classifier_b', '/classifier_c']
-
-
-def soak_module() -> ModuleType:
-    """:return: ``tools/soak_node.py`` imported (it imports its siblings beside it)."""
-    sys.path.insert(0, TOOLS)
-    try:
-        import soak_node
-    finally:
-        sys.path.remove(TOOLS)
-    return soak_node
 
 
 @pytest.fixture(scope='module')
@@ -111,7 +100,7 @@ def test_every_classifier_reports_fps_drops_and_a_bounded_backlog(
     header = [line for line in lines if line.startswith('node ')]
     assert header and header[0].split()[:4] == ['node', 'fps', 'diag', 'fps']
     rows = [line.split() for line in lines if line.split()[:1] and line.split()[0] in NODES]
-    columns = len(soak_module().classifier_headers())
+    columns = len(import_tool('soak_node').classifier_headers())
     assert len(rows) == len(NODES) and all(len(row) == columns for row in rows), rows
 
 
@@ -140,7 +129,7 @@ def checks_of(soak_node: ModuleType, samples: List[Dict[str, float]]) -> Dict[st
 
 
 def test_steady_memory_passes_and_growth_fails() -> None:
-    soak_node = soak_module()
+    soak_node = import_tool('soak_node')
     steady = [100_000.0 + (500 if t % 7 == 0 else 0) for t in range(60)]  # noise, no trend
     assert all(checks_of(soak_node, process_samples(steady)).values())
     growing = [100_000.0 + 50 * t for t in range(60)]  # 2.5 % over the 50 s after warm-up
@@ -149,7 +138,7 @@ def test_steady_memory_passes_and_growth_fails() -> None:
 
 
 def test_threads_or_fds_that_stay_fail_and_a_passing_one_does_not() -> None:
-    soak_node = soak_module()
+    soak_node = import_tool('soak_node')
     flat = [100_000.0] * 30
     kept = checks_of(soak_node, process_samples(flat, late_threads=1, late_fds=1, late=5))
     assert not kept['threads not growing'] and not kept['open fds not growing']
@@ -158,7 +147,7 @@ def test_threads_or_fds_that_stay_fail_and_a_passing_one_does_not() -> None:
 
 
 def test_a_growing_backlog_fails() -> None:
-    soak_node = soak_module()
+    soak_node = import_tool('soak_node')
     options = soak_node.Options(30.0, 10.0, 100.0, 1.0, False, 3, True, 60.0, 10.0)
 
     def verdict(backlogs: List[int]) -> bool:

@@ -63,6 +63,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -209,6 +210,41 @@ class Children:
     def __exit__(self, *exc: object) -> None:
         """Stop every child."""
         self.stop_all()
+
+
+class BackgroundNode:
+    """An rclpy node of this process (rclpy's signal handlers left out) spun in a daemon thread."""
+
+    def __init__(self, name: str, namespace: str = '') -> None:
+        """Initialise rclpy, create the node; :meth:`start` spins it."""
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
+        self._rclpy = rclpy
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node(name, namespace=namespace or None)
+        self._executor = SingleThreadedExecutor()
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+
+    def start(self) -> None:
+        """Spin the node's callbacks in the background (after creating its subscriptions)."""
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self._executor.spin()
+        except Exception:  # the context went away while closing: nothing left to receive
+            if self._rclpy.ok():
+                raise
+
+    def close(self) -> None:
+        """Stop spinning, destroy the node, shut rclpy down."""
+        self._executor.shutdown()
+        self.node.destroy_node()
+        self._rclpy.try_shutdown()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
 
 
 def child_env(tree_path: str, domain: int, profile: bool) -> Dict[str, str]:

@@ -60,7 +60,7 @@ import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import zlib
 
-from bench_node import Child, child_env  # this folder's node benchmark: same child processes
+from bench_node import BackgroundNode, Child, child_env  # this folder's node benchmark
 import cv2
 import numpy as np
 
@@ -606,21 +606,16 @@ def valid_case(assets: Assets, photo: str, compressed: bool, frame_id: str) -> C
 # -- the ROS side of the fuzzer -----------------------------------------------------------
 
 
-class Peer:
+class Peer(BackgroundNode):
     """Publishes the frames; receives the node's classifications and diagnostics."""
 
     def __init__(self, namespace: str) -> None:
         """Create the node, its publishers and subscriptions; spin them in a thread."""
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from rclpy.signals import SignalHandlerOptions
         from sensor_msgs.msg import CompressedImage, Image
         from vision_msgs.msg import Classification
-        self._rclpy = rclpy
-        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node('fuzzer', namespace=namespace)
+        super().__init__('fuzzer', namespace)
         self.status_name = f'{namespace}/classifier: classifier'
         image_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
         self.publishers = {
@@ -636,17 +631,7 @@ class Peer:
             Classification, 'classification', self._on_result,
             QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self._spinner = threading.Thread(target=self._spin, daemon=True)
-        self._spinner.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # the context went away while closing: nothing left to receive
-            if self._rclpy.ok():
-                raise
+        self.start()
 
     def _on_result(self, msg: Any) -> None:
         with self.lock:
@@ -680,13 +665,6 @@ class Peer:
             values = {name: int(self.status[f'frames_{name}']) for name in COUNTERS
                       if f'frames_{name}' in self.status}
             return self.statuses, values
-
-    def close(self) -> None:
-        """Stop spinning, destroy the node, shut rclpy down."""
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self._rclpy.try_shutdown()
-        self._spinner.join(timeout=5.0)
 
 
 def right_answer(photo: str, class_id: Optional[str]) -> bool:

@@ -67,7 +67,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from bench_node import Child, child_env, process_cpu_seconds  # same child processes
+from bench_node import BackgroundNode, Child, child_env, process_cpu_seconds  # siblings
 from fuzz_node import FATAL  # what in a node's output means it crashed
 
 from dla_infer_ros.stats import COUNTERS, OUTCOMES
@@ -160,33 +160,18 @@ def proc_sample(pid: int) -> Sample:
     return values
 
 
-class DiagnosticsMonitor:
+class DiagnosticsMonitor(BackgroundNode):
     """Keeps the newest ``/diagnostics`` values of every classifier status, in a thread."""
 
     def __init__(self) -> None:
         """Subscribe to ``/diagnostics`` and spin in a daemon thread."""
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.signals import SignalHandlerOptions
-        self._rclpy = rclpy
-        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node(f'soak_monitor_{os.getpid()}')
+        super().__init__(f'soak_monitor_{os.getpid()}')
         self._lock = threading.Lock()
         #: status name -> (monotonic arrival time, values)
         self._latest: Dict[str, Tuple[float, Dict[str, str]]] = {}
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_status, 10)
-        self._executor = SingleThreadedExecutor()
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self._executor.spin()
-        except Exception:  # the context went away while closing: nothing left to receive
-            if self._rclpy.ok():
-                raise
+        self.start()
 
     def _on_status(self, msg: Any) -> None:
         now = time.monotonic()
@@ -198,13 +183,6 @@ class DiagnosticsMonitor:
         """:return: when the newest status of classifier ``node`` arrived, and its values."""
         with self._lock:
             return self._latest.get(f'{node}: classifier')
-
-    def close(self) -> None:
-        """Stop spinning, destroy the node, shut rclpy down."""
-        self._executor.shutdown()
-        self.node.destroy_node()
-        self._rclpy.try_shutdown()
-        self._thread.join(timeout=5.0)
 
 
 def counters_sample(values: Dict[str, str]) -> Sample:
