@@ -34,7 +34,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from dla_infer_ros.backends.cuda import CudaApi, DeviceBuffer, Event, HostBuffer, Stream
-from dla_infer_ros.backends.cuda.interface import DTypeLike
+from dla_infer_ros.backends.cuda.interface import DTypeLike, Region2D
 from dla_infer_ros.errors import DlaInferError
 
 
@@ -135,6 +135,15 @@ class FakeCudaApi(CudaApi):
         self._check_copy(dst.nbytes, src.nbytes, 'host-to-device copy')
         self.write(dst.ptr, src.array)
         self.copies.append('htod')
+
+    def copy_htod_2d_async(self, dst: DeviceBuffer, src: HostBuffer, region: Region2D,
+                           stream: Stream) -> None:
+        self._require_bound('copy_htod_2d_async')
+        self._check_region(dst, src, region)
+        data = src.array.reshape(-1).view(np.uint8)
+        rows = [data[region.offset + r * region.pitch:][:region.width] for r in range(region.rows)]
+        self.write(dst.ptr, np.concatenate(rows) if rows else data[:0])
+        self.copies.append('htod_2d')
 
     def copy_dtoh_async(self, dst: HostBuffer, src: DeviceBuffer, stream: Stream) -> None:
         self._check_copy(src.nbytes, dst.nbytes, 'device-to-host copy')

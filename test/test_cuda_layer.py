@@ -36,6 +36,7 @@ from dla_infer_ros._optional import is_available
 from dla_infer_ros.backends.cuda import (create_cuda_api, CudaApi, DeviceBuffer, Resources,
                                          Stream)
 from dla_infer_ros.backends.cuda import cuda_python, pycuda_adapter
+from dla_infer_ros.backends.cuda.interface import Region2D
 from dla_infer_ros.errors import DlaInferError
 
 
@@ -153,6 +154,37 @@ def test_round_trip_through_two_device_buffers(cuda: CudaApi, shape: Any, dtype:
         assert target.array.shape == tuple(shape) and target.array.dtype == dtype
     finally:
         resources.free_all()
+
+
+def region_round_trip(cuda: CudaApi) -> None:
+    """Upload a rectangle of a 6x10 byte image, rows packed, and read it back."""
+    resources = Resources()
+    try:
+        with cuda.bound():
+            source = resources.track(cuda.host_buffer((6, 10), np.uint8))
+            back = resources.track(cuda.host_buffer((3, 4), np.uint8))
+            device = resources.track(cuda.device_buffer(12))
+            stream = resources.track(cuda.stream())
+            source.array[...] = np.arange(60, dtype=np.uint8).reshape(6, 10)
+            cuda.copy_htod_2d_async(device, source, Region2D(12, 10, 4, 3), stream)
+            cuda.copy_dtoh_async(back, device, stream)
+            cuda.synchronize(stream)
+            np.testing.assert_array_equal(back.array, source.array[1:4, 2:6])
+            for region in (Region2D(50, 10, 4, 2), Region2D(0, 10, 4, 4), Region2D(0, 3, 4, 1)):
+                with pytest.raises(DlaInferError, match='does not fit'):
+                    cuda.copy_htod_2d_async(device, source, region, stream)
+    finally:
+        resources.free_all()
+
+
+def test_rectangles_upload_with_their_rows_packed_in_the_fake() -> None:
+    from fake_cuda import FakeCudaApi
+    region_round_trip(FakeCudaApi())
+
+
+@pytest.mark.gpu
+def test_rectangles_upload_with_their_rows_packed(cuda: CudaApi) -> None:
+    region_round_trip(cuda)
 
 
 @pytest.mark.gpu

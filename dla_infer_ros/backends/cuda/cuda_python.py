@@ -30,7 +30,7 @@ import numpy as np
 
 from dla_infer_ros._optional import require
 from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, DTypeLike, Event,
-                                                   HostBuffer, Stream)
+                                                   HostBuffer, Region2D, Stream)
 from dla_infer_ros.errors import DlaInferError
 
 _cudart: Optional[ModuleType] = None
@@ -158,6 +158,14 @@ class CudaPythonApi(CudaApi):
         """Enqueue ``cudaMemcpyAsync`` host to device."""
         self._check_copy(dst.nbytes, src.nbytes, 'host-to-device copy')
         cuda_call(self._rt.cudaMemcpyAsync, dst.ptr, src.ptr, src.nbytes,
+                  self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice, stream.native)
+
+    def copy_htod_2d_async(self, dst: DeviceBuffer, src: HostBuffer, region: Region2D,
+                           stream: Stream) -> None:
+        """Enqueue ``cudaMemcpy2DAsync`` host to device."""
+        self._check_region(dst, src, region)
+        cuda_call(self._rt.cudaMemcpy2DAsync, dst.ptr, region.width, src.ptr + region.offset,
+                  region.pitch, region.width, region.rows,
                   self._rt.cudaMemcpyKind.cudaMemcpyHostToDevice, stream.native)
 
     def copy_dtoh_async(self, dst: HostBuffer, src: DeviceBuffer, stream: Stream) -> None:

@@ -26,8 +26,8 @@ import abc
 import contextlib
 import importlib
 import threading
-from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TYPE_CHECKING,
-                    TypeVar, Union)
+from typing import (Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple,
+                    TYPE_CHECKING, TypeVar, Union)
 
 import numpy as np
 
@@ -151,6 +151,20 @@ class Event(_Owned):
         self.native = None
 
 
+class Region2D(NamedTuple):
+    """``rows`` rows of ``width`` bytes, ``pitch`` bytes apart, from byte ``offset`` on."""
+
+    offset: int
+    pitch: int
+    width: int
+    rows: int
+
+    @property
+    def span(self) -> int:
+        """:return: the bytes from the first byte of the first row to the last of the last."""
+        return (self.rows - 1) * self.pitch + self.width if self.rows else 0
+
+
 Resource = Union[DeviceBuffer, HostBuffer, Stream, Event]
 R = TypeVar('R', DeviceBuffer, HostBuffer, Stream, Event)
 
@@ -268,6 +282,11 @@ class CudaApi(abc.ABC):
         """Enqueue a copy of all of ``src`` into ``dst`` (which must be large enough)."""
 
     @abc.abstractmethod
+    def copy_htod_2d_async(self, dst: DeviceBuffer, src: HostBuffer, region: 'Region2D',
+                           stream: Stream) -> None:
+        """Enqueue a copy of a rectangle of ``src`` into ``dst``, its rows packed."""
+
+    @abc.abstractmethod
     def copy_dtoh_async(self, dst: HostBuffer, src: DeviceBuffer, stream: Stream) -> None:
         """Enqueue a copy filling all of ``dst`` from ``src``."""
 
@@ -294,6 +313,14 @@ class CudaApi(abc.ABC):
 
     def close(self) -> None:
         """Release what the binding holds for this device (not the resources)."""
+
+    @staticmethod
+    def _check_region(dst: DeviceBuffer, src: HostBuffer, region: 'Region2D') -> None:
+        if (min(region) < 0 or region.width > region.pitch
+                or region.offset + region.span > src.nbytes
+                or region.width * region.rows > dst.nbytes):
+            raise DlaInferError(f'2D host-to-device copy: {region} does not fit a source of '
+                                f'{src.nbytes} bytes and a destination of {dst.nbytes}')
 
     @staticmethod
     def _check_copy(dst_nbytes: int, src_nbytes: int, what: str) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 
 from dla_infer_ros._optional import require
 from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, DTypeLike, Event,
-                                                   HostBuffer, Stream)
+                                                   HostBuffer, Region2D, Stream)
 from dla_infer_ros.errors import DlaInferError
 
 T = TypeVar('T')
@@ -142,6 +142,19 @@ class PycudaApi(CudaApi):
         self._check_copy(dst.nbytes, src.nbytes, 'host-to-device copy')
         self._bound_call('memcpy_htod_async', self._drv.memcpy_htod_async, dst.ptr, src.array,
                          stream.native)
+
+    def copy_htod_2d_async(self, dst: DeviceBuffer, src: HostBuffer, region: Region2D,
+                           stream: Stream) -> None:
+        """Enqueue a ``Memcpy2D`` host to device."""
+        self._check_region(dst, src, region)
+        copy = self._drv.Memcpy2D()
+        copy.set_src_host(src.array)
+        copy.src_y, copy.src_x_in_bytes = divmod(region.offset, region.pitch)
+        copy.src_pitch = region.pitch
+        copy.set_dst_device(dst.ptr)
+        copy.dst_pitch = copy.width_in_bytes = region.width
+        copy.height = region.rows
+        self._bound_call('Memcpy2D', copy, stream.native)
 
     def copy_dtoh_async(self, dst: HostBuffer, src: DeviceBuffer, stream: Stream) -> None:
         """Enqueue ``memcpy_dtoh_async``."""
