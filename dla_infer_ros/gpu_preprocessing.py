@@ -26,11 +26,12 @@ the engine that reads the buffer runs next on the same stream.
 """
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from dla_infer_ros.backends.cuda.interface import CudaApi, DeviceBuffer, HostBuffer, Stream
+from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, Event, HostBuffer,
+                                                   Region2D, Stream)
 from dla_infer_ros.backends.cuda.kernels import compile_kernel, Kernel
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import InputContract
@@ -41,6 +42,8 @@ SOURCE_ORDERS: Dict[str, Tuple[int, Tuple[int, int, int]]] = {
     'RGB': (3, (0, 1, 2)), 'BGR': (3, (2, 1, 0)), 'RGBA': (4, (0, 1, 2)),
     'BGRA': (4, (2, 1, 0)), 'GRAY': (1, (0, 0, 0)),
 }
+#: The channel orders :meth:`GpuPreprocessor.process` reads.
+ORDERS = tuple(SOURCE_ORDERS)
 INTERPOLATIONS = {'linear': 0, 'nearest': 1}
 OUTPUT_TYPES = {'float32': 0, 'float16': 1, 'uint8': 2}
 
@@ -56,11 +59,13 @@ typedef unsigned char out_t;
 
 __device__ __forceinline__ int sample(const unsigned char* src, int pitch, int channels,
                                       int w, int h, int lx, int ly, double sx_scale,
-                                      double sy_scale, int area2, int c) {
+                                      double sy_scale, int area2, int row_pairs, int c) {
     // OpenCV's integer arithmetic for uint8, so that both paths agree to the bit.
+    // row_pairs: src holds only the two source rows each output row reads, rows 2 ly and
+    // 2 ly + 1 (gathered on the host), instead of every row of the crop.
 #if NEAREST
     int sx = min((int)floor(lx * sx_scale), w - 1);
-    int sy = min((int)floor(ly * sy_scale), h - 1);
+    int sy = row_pairs ? 2 * ly : min((int)floor(ly * sy_scale), h - 1);
     return src[sy * pitch + sx * channels + c];
 #else
     if (area2) {  // an exact 2x reduction: OpenCV averages 2x2 blocks instead
@@ -79,8 +84,8 @@ __device__ __forceinline__ int sample(const unsigned char* src, int pitch, int c
     // 11-bit coefficients, rounded half to even as cvRound does.
     int a0 = __float2int_rn((1.f - fx) * 2048.f), a1 = __float2int_rn(fx * 2048.f);
     int b0 = __float2int_rn((1.f - fy) * 2048.f), b1 = __float2int_rn(fy * 2048.f);
-    const unsigned char* r0 = src + sy * pitch;
-    const unsigned char* r1 = src + sy1 * pitch;
+    const unsigned char* r0 = src + (row_pairs ? 2 * ly : sy) * pitch;
+    const unsigned char* r1 = src + (row_pairs ? 2 * ly + 1 : sy1) * pitch;
     int h0 = r0[sx * channels + c] * a0 + r0[sx1 * channels + c] * a1;
     int h1 = r1[sx * channels + c] * a0 + r1[sx1 * channels + c] * a1;
     int v = (((b0 * (h0 >> 4)) >> 16) + ((b1 * (h1 >> 4)) >> 16) + 2) >> 2;
@@ -105,7 +110,7 @@ __device__ __forceinline__ void store(out_t* out, int index, int u, float gain, 
 
 extern "C" __global__ void preprocess(
         const unsigned char* __restrict__ src, int src_w, int src_h, int pitch, int channels,
-        int c0, int c1, int c2, int to_gray,
+        int c0, int c1, int c2, int to_gray, int row_pairs,
         int win_x, int win_y, int win_w, int win_h,
         out_t* __restrict__ out, int out_w, int out_h, int out_c,
         float g0, float g1, float g2, float o0, float o1, float o2) {
@@ -122,7 +127,7 @@ extern "C" __global__ void preprocess(
         int n = to_gray ? 3 : out_c;
         for (int k = 0; k < n; ++k)
             u[k] = sample(src, pitch, channels, src_w, src_h, lx, ly, sx_scale, sy_scale, area2,
-                          map[k]);
+                          row_pairs, map[k]);
         if (to_gray)  // OpenCV's RGB -> gray in fixed point, on the resized pixels
             u[0] = (u[0] * 4899 + u[1] * 9617 + u[2] * 1868 + 8192) >> 14;
     }
@@ -143,12 +148,16 @@ _BLOCK = (32, 8, 1)
 
 @dataclasses.dataclass
 class _Slot:
-    """The pinned and device copies of one batch slot's source crop."""
+    """The pinned and device copies of one batch slot's source pixels."""
 
     host: Optional[HostBuffer] = None
     device: Optional[DeviceBuffer] = None
-    shape: Tuple[int, ...] = ()
+    shape: Tuple[int, ...] = ()  # of ``host``
+    device_bytes: int = 0
+    region: Optional[Region2D] = None  # what of ``host`` to upload, if not all of it
     args: List[Tuple[str, Any]] = dataclasses.field(default_factory=list)  # of the kernel
+    rows_for: Tuple[int, ...] = ()  # the geometry ``rows`` was computed for
+    rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.intp))
 
 
 class GpuPreprocessor:
@@ -192,6 +201,54 @@ class GpuPreprocessor:
         grid_x = (contract.width + _BLOCK[0] - 1) // _BLOCK[0]
         grid_y = (contract.height + _BLOCK[1] - 1) // _BLOCK[1]
         self._grid = (grid_x, grid_y, 1)
+        self._events: Tuple[Event, ...] = ()
+        try:
+            with api.bound():
+                self._events = (api.event(), api.event())  # around the uploads and kernels
+        except DlaInferError:
+            self.close()
+            raise
+        self._timed = False
+
+    @property
+    def orders(self) -> Tuple[str, ...]:
+        """:return: the channel orders :meth:`process` reads (:data:`SOURCE_ORDERS`)."""
+        return ORDERS
+
+    def run(self, images: Sequence[np.ndarray], order: str) -> None:
+        """
+        Stage every image, then enqueue every upload and kernel between two timing events.
+
+        :param images: one image per batch slot from slot 0 (see :meth:`process`).
+        :raises DlaInferError: as :meth:`process`; then nothing is enqueued.
+        """
+        if len(images) > self.batch_size:
+            raise DlaInferError(f'{len(images)} images given; the batch has '
+                                f'{self.batch_size} slots')
+        self._timed = False
+        for slot, image in enumerate(images):
+            self.stage(image, order, slot)
+        start, end = self._events
+        with self._api.bound():
+            self._api.record(start, self._stream)
+            for slot in range(len(images)):
+                self.enqueue(slot)
+            self._api.record(end, self._stream)
+        self._timed = True
+
+    def elapsed_ms(self) -> float:
+        """
+        Give the GPU time of the last :meth:`run`: its uploads and kernels (CUDA events).
+
+        Valid once the stream has passed them (after the engine's run was waited for).
+
+        :raises DlaInferError: when no run was timed, or the events are not complete.
+        """
+        if not self._timed:
+            raise DlaInferError('no GPU preprocessing run to time')
+        start, end = self._events
+        with self._api.bound():
+            return self._api.elapsed_ms(start, end)
 
     def process(self, image: np.ndarray, order: str, slot: int = 0) -> None:
         """
@@ -219,19 +276,54 @@ class GpuPreprocessor:
             raise DlaInferError(f'image {image.dtype.name}{list(image.shape)} does not fit '
                                 f'channel order {order} (uint8, {channels} channel(s))')
         (rows, cols), window = geometry(image.shape[0], image.shape[1], self.contract)
-        crop = image[rows, cols]
+        crop_h, crop_w = rows.stop - rows.start, cols.stop - cols.start
+        win_h = window[0].stop - window[0].start
         state = self._slots[slot]
-        host, _ = self._buffers(state, crop.shape)
-        np.copyto(host.array, crop)
+        row_pairs = 2 * win_h < crop_h and image.flags.c_contiguous
+        if row_pairs:
+            # Shrinking more than 2x: only the two rows each output row reads are copied,
+            # whole (a gather of contiguous rows), and of them only the crop's columns uploaded.
+            gather = self._row_pairs(state, image.shape, rows, win_h)
+            host = self._buffers(state, (gather.size,) + image.shape[1:],
+                                 gather.size * crop_w * channels)
+            np.take(image, gather, axis=0, out=host.array, mode='clip')  # 'clip': unbuffered
+            state.region = Region2D(cols.start * channels, image.shape[1] * channels,
+                                    crop_w * channels, gather.size)
+        else:
+            host = self._buffers(state, (crop_h, crop_w, channels), crop_h * crop_w * channels)
+            np.copyto(host.array, image[rows, cols])
+            state.region = None
         if self.contract.channel_order == 'BGR':
             colour = colour[::-1]
         to_gray = int(self.contract.channel_order == 'GRAY' and channels > 1)
-        state.args = [('int', crop.shape[1]), ('int', crop.shape[0]),
-                      ('int', crop.shape[1] * channels), ('int', channels),
-                      *(('int', c) for c in colour), ('int', to_gray),
+        state.args = [('int', crop_w), ('int', crop_h), ('int', crop_w * channels),
+                      ('int', channels),
+                      *(('int', c) for c in colour), ('int', to_gray), ('int', int(row_pairs)),
                       ('int', window[1].start), ('int', window[0].start),
-                      ('int', window[1].stop - window[1].start),
-                      ('int', window[0].stop - window[0].start)]
+                      ('int', window[1].stop - window[1].start), ('int', win_h)]
+
+    def _row_pairs(self, state: _Slot, shape: Tuple[int, ...], rows: slice,
+                   win_h: int) -> np.ndarray:
+        """
+        Give the image rows output row ``y`` reads, at ``2 y`` and ``2 y + 1`` (cached).
+
+        The same arithmetic as the kernel's (double, then float for bilinear).
+        """
+        key = (*shape[:2], rows.start, rows.stop, win_h)
+        if state.rows_for != key:
+            crop_h = rows.stop - rows.start
+            scale, y = 1.0 / (win_h / crop_h), np.arange(win_h, dtype=np.float64)
+            if self.contract.interpolation == 'nearest':
+                first = np.minimum(np.floor(y * scale).astype(np.intp), crop_h - 1)
+                second = first
+            else:
+                source = ((y + 0.5) * scale - 0.5).astype(np.float32)
+                first = np.clip(np.floor(source).astype(np.intp), 0, crop_h - 1)
+                second = np.minimum(first + 1, crop_h - 1)
+            state.rows = np.empty(2 * win_h, np.intp)
+            state.rows[0::2], state.rows[1::2] = first + rows.start, second + rows.start
+            state.rows_for = key
+        return state.rows
 
     def enqueue(self, slot: int = 0) -> None:
         """Enqueue the upload of the staged crop and the kernel (the GPU's part)."""
@@ -239,7 +331,10 @@ class GpuPreprocessor:
         if state.host is None or state.device is None or not state.args:
             raise DlaInferError(f'nothing staged in slot {slot}')
         with self._api.bound():
-            self._api.copy_htod_async(state.device, state.host, self._stream)
+            if state.region is None:
+                self._api.copy_htod_async(state.device, state.host, self._stream)
+            else:
+                self._api.copy_htod_2d_async(state.device, state.host, state.region, self._stream)
             self._kernel.launch(self._grid, _BLOCK, [
                 ('ptr', state.device.ptr), *state.args,
                 ('ptr', self._output.ptr + slot * self._slot_bytes),
@@ -248,24 +343,32 @@ class GpuPreprocessor:
                 *(('float', g) for g in self._gain), *(('float', o) for o in self._offset)],
                 self._stream)
 
-    def _buffers(self, slot: _Slot, shape: Tuple[int, ...]) -> Tuple[HostBuffer, DeviceBuffer]:
-        """:return: the slot's buffers for a crop of ``shape``, made anew when it changes."""
-        if slot.shape != shape or slot.host is None or slot.device is None:
+    def _buffers(self, slot: _Slot, shape: Tuple[int, ...], device_bytes: int) -> HostBuffer:
+        """:return: the slot's pinned buffer of ``shape`` (and device buffer), new on a change."""
+        if (slot.shape, slot.device_bytes) != (shape, device_bytes) or slot.host is None \
+                or slot.device is None:
             self._free_slot(slot)
             slot.host = self._api.host_buffer(shape, np.uint8)
-            slot.device = self._api.device_buffer(slot.host.nbytes)
-            slot.shape = shape
-        return slot.host, slot.device
+            slot.device = self._api.device_buffer(device_bytes)
+            slot.shape, slot.device_bytes = shape, device_bytes
+        return slot.host
 
     @staticmethod
     def _free_slot(slot: _Slot) -> None:
         for buffer in (slot.host, slot.device):
             if buffer is not None:
                 buffer.free()
-        slot.host, slot.device, slot.shape = None, None, ()
+        slot.host, slot.device, slot.shape, slot.device_bytes = None, None, (), 0
 
     def close(self) -> None:
-        """Free the buffers and the kernel (after the stream's work is done)."""
-        for slot in self._slots:
-            self._free_slot(slot)
-        self._kernel.free()
+        """Wait for the stream's work, then free the buffers, events and kernel; idempotent."""
+        with self._api.bound():
+            try:
+                if not self._stream.is_freed:
+                    self._api.synchronize(self._stream)
+            finally:
+                for slot in self._slots:
+                    self._free_slot(slot)
+                for event in self._events:
+                    event.free()
+                self._kernel.free()

@@ -34,6 +34,8 @@ from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import InputContract
 
 INTERPOLATIONS = ('nearest', 'linear', 'cubic', 'area')
+#: Channel orders of the images :meth:`Preprocessor.process` reads.
+ORDERS = ('RGB', 'BGR', 'GRAY')
 
 #: Rows and columns of an image region.
 Window = Tuple[slice, slice]
@@ -220,7 +222,7 @@ class Preprocessor:
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[:, :, 0]
         expected_ndim = 2 if order == 'GRAY' else 3
-        if order not in ('RGB', 'BGR', 'GRAY') or image.ndim != expected_ndim or (
+        if order not in ORDERS or image.ndim != expected_ndim or (
                 image.ndim == 3 and image.shape[2] != 3):
             raise DlaInferError(f'image of shape {image.shape} does not fit channel order '
                                 f'{order!r} (RGB/BGR need H×W×3, GRAY needs H×W)')

@@ -15,8 +15,10 @@
 
 """The ROS-free data path and the classify_image command."""
 
+import dataclasses
 import json
 import os
+from typing import Any
 
 import numpy as np
 import pytest
@@ -163,3 +165,25 @@ def test_cli_reports_an_undecodable_image_and_classifies_the_rest(
     captured = capsys.readouterr()
     assert 'broken.png: not a readable image file' in captured.err
     assert 'red.png:' in captured.out and ' red ' in captured.out
+
+
+def test_preprocessing_stays_on_the_cpu_for_onnxruntime(tiny_model: str) -> None:
+    with Classifier(resolve_model(tiny_model), 'onnxruntime') as classifier:
+        assert classifier.preprocessing == ('CPU (not on the GPU: the onnxruntime backend '
+                                            'takes its inputs from host memory)')
+        assert dict(classifier.describe().details)['preprocessing'] == classifier.preprocessing
+    classifier = Classifier(resolve_model(tiny_model), 'onnxruntime', preprocess_device='gpu')
+    with pytest.raises(DlaInferError, match='preprocess_device=gpu cannot be met: the '
+                                            'onnxruntime backend takes its inputs from host'):
+        classifier.activate()
+    assert not classifier.backend.is_active
+
+
+def test_a_failed_activation_frees_the_backend(tiny_model: str, tmp_path: Any) -> None:
+    labels = tmp_path / 'labels.txt'
+    labels.write_text('only\ntwo\n')
+    contract = dataclasses.replace(resolve_model(tiny_model), labels_path=str(labels))
+    classifier = Classifier(contract, 'onnxruntime')
+    with pytest.raises(DlaInferError, match='label'):
+        classifier.activate()
+    assert not classifier.backend.is_active and classifier.postprocessor is None

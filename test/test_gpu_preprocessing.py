@@ -33,7 +33,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PHOTOS = [os.path.join(ROOT, 'test', 'data', n) for n in ('chelsea_cat.jpg', 'coffee_cup.jpg')]
 DEFAULT = resolve_model().input_contract
 #: uint8 steps per normalised unit is 1 / gain; for the default model gain = 1/128.
-SIZES = [(480, 640), (1080, 1920), (37, 53), (224, 224), (448, 448)]
+#: (shrunk more than 2x, so uploaded as row pairs: 480x640 in stretch and letterbox, 1080x1920,
+#: 999x301; exactly 2x, OpenCV's area path: 448x448; enlarged: 37x53)
+SIZES = [(480, 640), (1080, 1920), (37, 53), (224, 224), (448, 448), (999, 301)]
 
 
 @pytest.fixture(scope='module')
@@ -156,6 +158,35 @@ def test_photos_keep_their_top1(cuda: Tuple[Any, Any]) -> None:
         gpu_logits = session.run(None, {DEFAULT.name: gpu})[0]
         cpu_logits = session.run(None, {DEFAULT.name: cpu})[0]
         assert int(gpu_logits.argmax()) == int(cpu_logits.argmax()), path
+
+
+@GPU
+def test_views_batches_and_changing_sizes(cuda: Tuple[Any, Any]) -> None:
+    from dla_infer_ros.gpu_preprocessing import GpuPreprocessor
+    api, stream = cuda
+    cpu = Preprocessor(DEFAULT, 3)
+    out = api.device_buffer(cpu.tensor.nbytes)
+    host = api.host_buffer(cpu.tensor.shape, cpu.tensor.dtype)
+    gpu = GpuPreprocessor(DEFAULT, 3, api, out, stream)
+    padded = _image((1080, 2000), 3, 7)
+    frames = [padded[:, :1920],  # rows padded (a message's step): copied as a crop instead
+              _image((1080, 1920), 3, 8), _image((720, 1280), 3, 9)]
+    try:
+        for _ in range(2):  # the second time with every buffer and row index in place
+            gpu.run(frames, 'BGR')
+            api.copy_dtoh_async(host, out, stream)
+            api.synchronize(stream)
+            assert gpu.elapsed_ms() > 0.0
+            for slot, frame in enumerate(frames):
+                want = _run_cpu(DEFAULT, frame, 'BGR')
+                assert _steps(DEFAULT, host.array[slot], want).max() <= 1.0 + 1e-3
+            frames = frames[::-1]  # each slot gets another size
+        gpu.close()
+        gpu.close()  # idempotent
+    finally:
+        gpu.close()
+        host.free()
+        out.free()
 
 
 # -- without a GPU ---------------------------------------------------------------------------

@@ -121,8 +121,11 @@ def reference(photos: List[Tuple[str, np.ndarray]]) -> Dict[str, np.ndarray]:
 
 def _logits(classifier: Classifier) -> np.ndarray:
     """:return: the raw output of the classifier's last run (one image)."""
-    outputs = classifier.backend.infer({classifier.contract.input_contract.name:
-                                        classifier.preprocessor.tensor})
+    name = classifier.contract.input_contract.name
+    if classifier.gpu_preprocessor is not None:  # the input is still in device memory
+        outputs = classifier.backend.infer({}, on_device=(name,))
+    else:
+        outputs = classifier.backend.infer({name: classifier.preprocessor.tensor})
     return np.asarray(outputs[classifier.contract.output_name][0], dtype=np.float32)
 
 
@@ -352,6 +355,49 @@ def test_vectorized_io_formats_are_refused(input_format: str, tmp_path: Any) -> 
     with pytest.raises(DlaInferError, match=f'uses the {input_format} memory format'):
         backend.activate()
     assert not backend.is_active
+
+
+def test_gpu_preprocessing_feeds_the_engine_without_a_host_wait(
+        cache_dir: str, photos: List[Tuple[str, np.ndarray]], reference: Dict[str, np.ndarray],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cv2 = pytest.importorskip('cv2')
+    contract, options = default_contract(), trt_options(cache_dir)
+    name = contract.input_contract.name
+    with Classifier(contract, 'tensorrt', options, preprocess_device='cpu') as on_cpu, \
+            Classifier(contract, 'tensorrt', options, preprocess_device='gpu') as on_gpu:
+        assert on_gpu.preprocessing == 'GPU (one kernel on the inference stream)'
+        assert on_cpu.preprocessing == 'CPU (preprocess_device=cpu)'
+        cuda = on_gpu.backend.device_input(name).cuda
+        host_waits: List[str] = []
+        for method in ('wait', 'synchronize'):
+            original = getattr(cuda, method)
+
+            def counted(*args: Any, _method: str = method, _original: Any = original) -> Any:
+                host_waits.append(_method)
+                return _original(*args)
+            monkeypatch.setattr(cuda, method, counted)
+        for photo, image in photos:
+            bgra = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+            for order, pixels in (('BGR', image), ('BGRA', bgra),
+                                  ('RGB', np.ascontiguousarray(image[:, :, ::-1]))):
+                host_waits.clear()
+                [gpu_results] = on_gpu.classify([pixels], order)
+                # upload, kernel, engine and download queued back to back: one wait, at the end
+                assert host_waits == ['wait'], host_waits
+                gpu_logits = _logits(on_gpu)
+                [cpu_results] = on_cpu.classify([image], 'BGR')
+                cpu_logits = _logits(on_cpu)
+                assert gpu_results[0][0] == cpu_results[0][0] == int(np.argmax(reference[photo]))
+                delta = float(np.max(np.abs(gpu_logits - cpu_logits)))
+                assert delta <= 0.05, f'{photo} {order}: max |logit difference| {delta:.4f}'
+                timings = on_gpu.last_timings
+                assert timings['preprocess_gpu'] > 0.0
+                report(what='gpu_preprocessing', photo=photo, order=order,
+                       size=f'{image.shape[1]}x{image.shape[0]}', top1=gpu_results[0][0],
+                       max_abs_logit_diff_vs_cpu_path=round(delta, 4),
+                       preprocess_gpu_ms=round(timings['preprocess_gpu'], 4),
+                       preprocess_host_ms=round(timings['preprocess'], 4),
+                       cpu_path_preprocess_ms=round(on_cpu.last_timings['preprocess'], 4))
 
 
 def test_fp16_engine_input_is_written_by_the_preprocessing(tmp_path: Any) -> None:

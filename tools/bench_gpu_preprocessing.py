@@ -18,9 +18,10 @@ GPU preprocessing against the CPU path, side by side in one run.
 
 For 640x480 and 1920x1080 bgr8 frames and the default model's contract (centre crop,
 224x224 RGB float32 NCHW): the CPU :class:`Preprocessor` per frame, and the
-:class:`GpuPreprocessor` per frame: the copy of the crop into its pinned buffer
-(``stage``), the upload and the kernel between CUDA events (``enqueue``), and all of it
-with a stream synchronisation as wall time and as the calling thread's CPU time.
+:class:`GpuPreprocessor` per frame: the copy into its pinned buffer of the crop, or of
+the rows the resize reads when it shrinks more than 2x (``stage``), the upload and the
+kernel between CUDA events (``enqueue``), and all of it with a stream synchronisation as
+wall time and as the calling thread's CPU time.
 Prints medians and the ratios. Needs cuda-python, a GPU and OpenCV.
 
 Usage: ``python tools/bench_gpu_preprocessing.py [--iterations N] [--json FILE]``

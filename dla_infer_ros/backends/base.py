@@ -26,10 +26,11 @@ runs the model, which is not always the one that was asked for.
 import abc
 import dataclasses
 from types import TracebackType
-from typing import Dict, List, Mapping, Optional, Tuple, Type
+from typing import Collection, Dict, List, Mapping, Optional, Tuple, Type
 
 import numpy as np
 
+from dla_infer_ros.backends.cuda.interface import CudaApi, DeviceBuffer, Stream
 from dla_infer_ros.errors import DlaInferError
 
 PRECISIONS = ('fp32', 'fp16', 'int8', 'best')
@@ -176,6 +177,20 @@ class DeviceReport:
         return text
 
 
+@dataclasses.dataclass(frozen=True)
+class DeviceInput:
+    """
+    An input tensor's device memory, for a caller that writes it on the GPU.
+
+    Work enqueued on ``stream`` before :meth:`Backend.infer` (with the input named in
+    ``on_device``) is complete before the model reads the buffer: no host wait between.
+    """
+
+    cuda: CudaApi
+    buffer: DeviceBuffer  # the whole tensor (every batch slot), row-major
+    stream: Stream  # the stream the model runs on
+
+
 class Backend(abc.ABC):
     """Base class of the inference backends (see the module docstring)."""
 
@@ -220,19 +235,22 @@ class Backend(abc.ABC):
             self._active = False
             self._deactivate_impl()
 
-    def infer(self, feed: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    def infer(self, feed: Mapping[str, np.ndarray],
+              on_device: Collection[str] = ()) -> Dict[str, np.ndarray]:
         """
         Run the model once.
 
         :param feed: one array per input name, of the input's shape and dtype.
+        :param on_device: inputs already written into their :meth:`device_input`
+            memory on its stream; they are not in ``feed``.
         :return: one array per output name. The arrays belong to the backend
             and stay valid until the next call; copy what must outlive it.
         :raises DlaInferError: when inactive, on a bad feed, or when the run fails.
         """
         if not self._active:
             raise DlaInferError(f'{self.name} backend: infer() called before activate()')
-        self._check_feed(feed)
-        return self._infer_impl(feed)
+        self._check_feed(feed, on_device)
+        return self._infer_impl(feed, on_device)
 
     def input_buffers(self) -> Dict[str, np.ndarray]:
         """
@@ -246,6 +264,16 @@ class Backend(abc.ABC):
             when the backend has none to offer.
         """
         return {}
+
+    def device_input(self, name: str) -> DeviceInput:
+        """
+        Offer an input's device memory and the model's stream, to write it on the GPU.
+
+        :return: the input's buffer, stream and CUDA layer, valid while active.
+        :raises DlaInferError: saying why, when the backend cannot offer it (its inputs
+            live in host memory, or the engine reads a padded or vectorised format).
+        """
+        raise DlaInferError(f'the {self.name} backend takes its inputs from host memory')
 
     def last_timings(self) -> Dict[str, float]:
         """
@@ -269,11 +297,19 @@ class Backend(abc.ABC):
         """Free (called once per activation)."""
 
     @abc.abstractmethod
-    def _infer_impl(self, feed: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
-        """Run on a checked feed."""
+    def _infer_impl(self, feed: Mapping[str, np.ndarray],
+                    on_device: Collection[str]) -> Dict[str, np.ndarray]:
+        """Run on a checked feed (``on_device``: inputs written in device memory)."""
 
-    def _check_feed(self, feed: Mapping[str, np.ndarray]) -> None:
+    def _check_feed(self, feed: Mapping[str, np.ndarray], on_device: Collection[str]) -> None:
+        names = {spec.name for spec in self.inputs}
+        for name in on_device:
+            if name not in names:
+                raise DlaInferError(f'{self.name} backend: input {name!r} written on the '
+                                    f'device is not a model input; it has {sorted(names)}')
         for spec in self.inputs:
+            if spec.name in on_device:
+                continue
             array = feed.get(spec.name)
             if array is None:
                 raise DlaInferError(f'{self.name} backend: input {spec.name!r} missing; '

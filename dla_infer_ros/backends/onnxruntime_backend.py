@@ -23,7 +23,7 @@ session, never assumed.
 """
 
 import os
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Collection, Dict, List, Mapping, Tuple
 
 import numpy as np
 
@@ -198,7 +198,10 @@ class OnnxRuntimeBackend(Backend):
         self._output_arrays = {}
         self._report = DeviceReport(self.name, self.options.requested_device, 'not active')
 
-    def _infer_impl(self, feed: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    def _infer_impl(self, feed: Mapping[str, np.ndarray],
+                    on_device: Collection[str]) -> Dict[str, np.ndarray]:
+        if on_device:
+            self.device_input(next(iter(on_device)))  # raises: inputs live in host memory
         binding = self._binding
         for spec in self._inputs:
             binding.bind_cpu_input(spec.name, np.ascontiguousarray(feed[spec.name]))

@@ -31,12 +31,12 @@ import os
 import threading
 import time
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from dla_infer_ros.backends.base import (Backend, BackendOptions, DEVICE_STAGES, DeviceReport,
-                                         LayerPlacement, TensorSpec)
+from dla_infer_ros.backends.base import (Backend, BackendOptions, DEVICE_STAGES, DeviceInput,
+                                         DeviceReport, LayerPlacement, TensorSpec)
 from dla_infer_ros.backends.cuda import (create_cuda_api, CudaApi, DeviceBuffer, Event,
                                          HostBuffer, Resources, Stream)
 from dla_infer_ros.backends.tensorrt.builder import build_plan, BuildRequest, DlaMemoryPools
@@ -178,6 +178,27 @@ class TensorRtBackend(Backend):
         if state is None:
             return {}
         return {binding.tensor.name: binding.view for binding in state.inputs}
+
+    def device_input(self, name: str) -> DeviceInput:
+        """
+        Offer an input's device buffer and the engine's stream (see :meth:`Backend.device_input`).
+
+        :raises DlaInferError: when inactive, for an unknown input, or for one the engine
+            reads in a padded format (``DLA_LINEAR``): a writer of plain rows would misplace it.
+        """
+        state = self._state
+        if state is None or state.stream is None:
+            raise DlaInferError('tensorrt backend: device_input() needs activate()')
+        for binding in state.inputs:
+            if binding.tensor.name != name:
+                continue
+            if binding.tensor.storage_shape != binding.tensor.shape:
+                raise DlaInferError(f'the engine reads input {name!r} in the '
+                                    f'{binding.tensor.memory_format} format (rows padded to '
+                                    '64 bytes)')
+            return DeviceInput(state.cuda, binding.device, state.stream)
+        raise DlaInferError(f'tensorrt backend: no input {name!r}; the engine has '
+                            f'{[b.tensor.name for b in state.inputs]}')
 
     def describe(self) -> DeviceReport:
         """:return: requested and effective device, precision, engine origin, placement."""
@@ -405,7 +426,8 @@ class TensorRtBackend(Backend):
 
     # -- run and release ----------------------------------------------------------------
 
-    def _infer_impl(self, feed: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    def _infer_impl(self, feed: Mapping[str, np.ndarray],
+                    on_device: Collection[str]) -> Dict[str, np.ndarray]:
         state = self._state
         if state is None or state.stream is None:
             raise DlaInferError('tensorrt backend: not active')
@@ -413,12 +435,13 @@ class TensorRtBackend(Backend):
             cuda, stream = state.cuda, state.stream
             start, after_h2d, after_compute, end = state.events
             for binding in state.inputs:
-                source = feed[binding.tensor.name]
-                if source is not binding.view:  # already there when written in place
+                source = feed.get(binding.tensor.name)
+                if source is not None and source is not binding.view:  # else: written in place
                     np.copyto(binding.view, source)
             cuda.record(start, stream)
             for binding in state.inputs:
-                cuda.copy_htod_async(binding.device, binding.host, stream)
+                if binding.tensor.name not in on_device:
+                    cuda.copy_htod_async(binding.device, binding.host, stream)
             cuda.record(after_h2d, stream)
             enqueue_started = time.perf_counter()
             execute(state.context, stream.handle, state.trt_logger)
