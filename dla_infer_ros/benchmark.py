@@ -17,7 +17,10 @@ Measure a model on each accelerator, alone and all at once, and check its answer
 
 The measured path is the package's own: a :class:`~dla_infer_ros.classifier.Classifier`
 per device, its input preprocessed once from a photo into the backend's input
-memory, then ``backend.infer()`` in a loop, as trtexec times its queries.
+memory, then ``backend.infer()`` in a loop, as trtexec times its queries. With
+``preprocess`` set, each query is the node's whole data path instead,
+``Classifier.classify()`` of a batch of the image: preprocessing on that device
+(``cpu``, ``gpu`` or ``auto``), inference, and the top-5 of each image.
 Each query's wall-clock latency is kept, with the backend's CUDA-event stages
 (``h2d``, ``compute``, ``d2h``) and the enqueue time where it measures them,
 and the CPU time of the measuring thread. A run warms up for ``warmup_s``,
@@ -40,9 +43,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dla_infer_ros._optional import require
-from dla_infer_ros.backends import BackendOptions, DEVICE_STAGES, resolve_backend_name
+from dla_infer_ros.backends import BackendOptions, resolve_backend_name
 from dla_infer_ros.backends.base import EVENT_STAGES
-from dla_infer_ros.classifier import Classifier
+from dla_infer_ros.classifier import Classifier, PREPROCESS_DEVICES, STAGES
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import read_image_file
 from dla_infer_ros.model_contract import (contract_path_for, InputContract, ModelContract,
@@ -103,9 +106,15 @@ class BenchOptions:
     cpu_threads: int = 0
     engine_cache_dir: str = ''
     tactic_sources: Optional[Tuple[str, ...]] = None
+    #: '' measures inference alone (input preprocessed once); else where each query
+    #: preprocesses its batch (one of PREPROCESS_DEVICES)
+    preprocess: str = ''
 
     def __post_init__(self) -> None:
         """Refuse values no run can use, naming them."""
+        if self.preprocess and self.preprocess not in PREPROCESS_DEVICES:
+            raise DlaInferError(f'preprocess={self.preprocess!r} requested; use one of '
+                                + ', '.join(PREPROCESS_DEVICES))
         for name in ('warmup_s', 'duration_s'):
             if getattr(self, name) < 0:
                 raise DlaInferError(f'{name}={getattr(self, name)} requested; must be >= 0')
@@ -150,7 +159,7 @@ class Series:
             'images_per_s': qps * batch_size,
             'latency_ms': statistics(self.latency_ms),
             'stages_ms': {k: statistics(v) for k, v in self.stages_ms.items()
-                          if k in DEVICE_STAGES},
+                          if k in STAGES},
             'events_ms': statistics(spans),
             'events_share_of_latency': (float(np.median(spans) / np.median(self.latency_ms))
                                         if spans else None),
@@ -253,11 +262,13 @@ class DeviceRun:
         backend, backend_options = options.backend_for(device)
         self.classifier = Classifier(
             contract, backend, backend_options, top_k=1000000,
-            backend_kwargs=backend_kwargs if device.name != 'cpu' else None)
+            backend_kwargs=backend_kwargs if device.name != 'cpu' else None,
+            preprocess_device=options.preprocess or 'cpu')
         started = time.perf_counter()
         self.classifier.activate()
         self.load_s = time.perf_counter() - started
         self._feed: Dict[str, np.ndarray] = {}
+        self._images: List[np.ndarray] = []
 
     def prepare(self, image: np.ndarray) -> None:
         """Preprocess ``image`` into every batch slot of the input, once for all queries."""
@@ -265,6 +276,18 @@ class DeviceRun:
             self.classifier.preprocessor.process(image, 'BGR', slot)
         self._feed = {self.classifier.contract.input_contract.name:
                       self.classifier.preprocessor.tensor}
+        self._images = [image] * self.classifier.batch_size
+
+    def _infer(self) -> Dict[str, float]:
+        """Run one inference query; :return: its stage times."""
+        backend = self.classifier.backend
+        backend.infer(self._feed)
+        return backend.last_timings()
+
+    def _classify(self) -> Dict[str, float]:
+        """Run one query through the whole data path; :return: its stage times."""
+        self.classifier.classify(self._images, 'BGR')
+        return self.classifier.last_timings
 
     def measure(self, start: Optional[threading.Barrier] = None,
                 stop: Optional[threading.Event] = None) -> Series:
@@ -275,11 +298,13 @@ class DeviceRun:
         :param stop: set by the first device that has measured enough; ends the others.
         :return: the measured queries.
         """
-        backend, options, clock = self.classifier.backend, self.options, time.perf_counter
+        options, clock = self.options, time.perf_counter
+        query = self._classify if options.preprocess else self._infer
+        self.classifier.set_limits(5, 0.0)  # as a node publishes; verify() wants every score
         warm_until = clock() + options.warmup_s
-        backend.infer(self._feed)
+        query()
         while clock() < warm_until:
-            backend.infer(self._feed)
+            query()
         if start is not None:
             start.wait()
         series = Series()
@@ -287,9 +312,9 @@ class DeviceRun:
         began = clock()
         while True:
             t0 = clock()
-            backend.infer(self._feed)
+            timings = query()
             t1 = clock()
-            series.add((t1 - t0) * 1e3, backend.last_timings())
+            series.add((t1 - t0) * 1e3, timings)
             done = (len(series.latency_ms) >= options.iterations
                     and t1 - began >= options.duration_s)
             if stop is not None and (done or stop.is_set()):
@@ -299,6 +324,7 @@ class DeviceRun:
                 break
         series.seconds = clock() - began
         series.cpu_seconds = _thread_cpu_seconds() - cpu_before
+        self.classifier.set_limits(1000000, 0.0)
         return series
 
     def scores(self, image: np.ndarray) -> np.ndarray:
@@ -412,7 +438,8 @@ Progress = Callable[[str], None]
 def run_benchmark(model_path: str, devices: Sequence[Device], options: BenchOptions,
                   concurrent: bool = False, verify_images: Sequence[str] = (),
                   progress: Progress = lambda text: None,
-                  backend_kwargs: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                  backend_kwargs: Optional[Dict[str, Any]] = None,
+                  image_path: str = '') -> Dict[str, Any]:
     """
     Load the model on every device, measure each alone, then (optionally) all at once.
 
@@ -424,13 +451,14 @@ def run_benchmark(model_path: str, devices: Sequence[Device], options: BenchOpti
     :param progress: receives one line per step.
     :param backend_kwargs: passed to every backend class but the CPU's (e.g. a TensorRT
         module to use).
+    :param image_path: the image every query reads (default: the first test photo).
     :return: the report (see the README, "Benchmark an accelerator").
     :raises DlaInferError: for a model or device that cannot run as asked.
     """
     if not devices:
         raise DlaInferError('no device to measure')
     contract, note = bench_contract(model_path)
-    photo = load_images([PHOTOS_DIR])[0][1]
+    photo = load_images([image_path or PHOTOS_DIR])[0][1]
     images = load_images(verify_images) if verify_images else []  # before minutes of builds
     runs: List[DeviceRun] = []
     reference: Optional[DeviceRun] = None
@@ -441,12 +469,14 @@ def run_benchmark(model_path: str, devices: Sequence[Device], options: BenchOpti
             run = DeviceRun(device, contract, options, backend_kwargs)
             runs.append(run)
             run.prepare(photo)
-        entries = [_describe(run) for run in runs]
+        entries = [dict(_describe(run), preprocessed_per_query=bool(options.preprocess))
+                   for run in runs]
         for run, entry in zip(runs, entries):
             progress(f'{run.device.name}: measuring alone')
             entry['solo'] = run.measure().report(options.batch_size, options.avg_runs)
         report: Dict[str, Any] = {
-            'model': contract.model_path, 'contract_note': note, 'options':
+            'model': contract.model_path, 'contract_note': note,
+            'image': f'{photo.shape[1]}x{photo.shape[0]}', 'options':
             dataclasses.asdict(options), 'devices': entries, 'concurrent': None}
         if concurrent and len(runs) > 1:
             progress('all devices: measuring at the same time')
@@ -483,4 +513,5 @@ def _describe(run: DeviceRun) -> Dict[str, Any]:
             'placement': described.placement.summary(),
             'fallen_back': list(described.placement.fallen_back),
             'engine_source': details.get('engine_source', ''),
+            'preprocessing': run.classifier.preprocessing,
             'load_s': run.load_s, 'concurrent': None, 'verify': None}

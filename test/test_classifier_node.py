@@ -181,6 +181,10 @@ def test_reliable_camera_every_frame_classified_with_its_header(
     # The offline DLA check runs because a DLA core was asked for.
     assert 'offline DLA check predicts orin: 2 of 3 layers on the DLA' in log, log
     assert status['predicted_dla_placement'].startswith('orin: 2 of 3 layers on the DLA')
+    # Where preprocessing runs, and why not on the GPU (preprocess_device defaults to auto).
+    assert status['preprocessing'] == ('CPU (not on the GPU: the onnxruntime backend takes its '
+                                       'inputs from host memory)')
+    assert 'preprocessing on CPU (not on the GPU: the onnxruntime backend' in log, log
 
 
 def test_malformed_frames_are_counted_and_good_ones_served(peer: Peer, tiny_model: str) -> None:
@@ -519,6 +523,17 @@ def test_an_integer_for_a_floating_point_parameter_is_taken(tiny_model: str) -> 
 def test_unknown_dla_platform_is_a_clear_error(tiny_model: str) -> None:
     log = failed_start(NODE_MODULE, {'model_path': tiny_model, 'dla_platform': 'nano'})
     assert "cannot start: dla_platform='nano'; expected one of auto, xavier, orin" in log, log
+
+
+@pytest.mark.parametrize('device, message', [
+    ('tpu', "preprocess_device='tpu'; expected one of auto, cpu, gpu"),
+    ('gpu', 'preprocess_device=gpu cannot be met: the onnxruntime backend takes its inputs '
+            'from host memory'),
+])
+def test_preprocess_device_it_cannot_meet_is_a_clear_error(tiny_model: str, device: str,
+                                                           message: str) -> None:
+    log = failed_start(NODE_MODULE, {'model_path': tiny_model, 'preprocess_device': device})
+    assert f'cannot start: {message}' in log, log
 
 
 def test_refuses_missing_accelerator_without_fallback(tiny_model: str) -> None:

@@ -149,6 +149,7 @@ def test_min_agreement_sets_the_exit_status(capsys: Any) -> None:
     (['--device', 'cpu', '--duration', '-1'], 'duration_s=-1.0 requested'),
     (['/nonexistent/model.onnx', '--device', 'cpu'], 'no such file'),
     (['--device', 'cpu', '--verify', '/nonexistent/images'], 'no such file or folder'),
+    (['--device', 'cpu', '--image', '/nonexistent/frame.png'], 'no such file or folder'),
 ])
 def test_usage_errors_exit_2_with_the_reason(capsys: Any, argv: Any, message: str) -> None:
     status, _, err = bench(capsys, *argv)
@@ -291,6 +292,31 @@ def test_tensorrt_devices_alone_and_at_once(capsys: Any, fake_trt: Any, tmp_path
     share = 100 * entries['gpu']['solo']['events_share_of_latency']
     assert (f'CUDA events h2d + compute + d2h: median 1.500 ms = {share:.1f} % of the latency '
             'median') in capsys.readouterr().out
+
+
+def test_preprocess_times_the_whole_data_path_per_query(capsys: Any, fake_trt: Any,
+                                                        tmp_path: Any) -> None:
+    trt, world, model = fake_trt
+    frame = tmp_path / 'frame.png'
+    cv2 = pytest.importorskip('cv2')
+    assert cv2.imwrite(str(frame), np.full((48, 64, 3), 90, np.uint8))
+    report = run_benchmark(model, [Device('gpu')], quick(tmp_path, preprocess='auto'),
+                           backend_kwargs=fake_kwargs(trt, world), image_path=str(frame))
+    [entry] = report['devices']
+    assert report['image'] == '64x48'
+    # no NVRTC over the fake CUDA layer: auto says why the CPU preprocesses
+    assert entry['preprocessing'].startswith('CPU (not on the GPU: compiling CUDA kernels')
+    stages = entry['solo']['stages_ms']
+    assert {'preprocess', 'inference', 'postprocess', 'h2d', 'compute', 'd2h'} <= set(stages)
+    dla_bench.print_device(entry, batch=1)
+    out = capsys.readouterr().out
+    assert f'each query: preprocessing on {entry["preprocessing"]}, inference, top-5' in out
+    assert 'preprocess ms:' in out
+    plain = run_benchmark(model, [Device('gpu')], quick(tmp_path),
+                          backend_kwargs=fake_kwargs(trt, world))
+    assert 'preprocess' not in plain['devices'][0]['solo']['stages_ms']
+    with pytest.raises(DlaInferError, match="preprocess='tpu' requested"):
+        quick(tmp_path, preprocess='tpu')
 
 
 @pytest.mark.parametrize('spin', [False, True])

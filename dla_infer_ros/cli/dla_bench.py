@@ -16,9 +16,9 @@
 ``dla_bench``: trtexec's measurement on every accelerator, alone and at once, answers checked.
 
 Usage: ``dla_bench [MODEL] [--device gpu,dla0,dla1,cpu] [--precision P] [--batch N]
-[--duration S] [--iterations N] [--concurrent] [--verify [IMAGES ...]] [--json F]
-[--csv F] [--plot F.png]``. Exit status 0; 1 when ``--min-agreement`` is not met;
-2 for a usage error or a model or device that cannot run as asked.
+[--duration S] [--iterations N] [--preprocess cpu|gpu|auto] [--image PATH] [--concurrent]
+[--verify [IMAGES ...]] [--json F] [--csv F] [--plot F.png]``. Exit status 0; 1 when
+``--min-agreement`` is not met; 2 for a usage error or a model or device that cannot run as asked.
 """
 
 import argparse
@@ -28,9 +28,10 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from dla_infer_ros.backends.base import DEVICE_STAGES, PRECISIONS
+from dla_infer_ros.backends.base import PRECISIONS
 from dla_infer_ros.benchmark import (BenchOptions, default_devices, Device, PHOTOS_DIR,
                                      run_benchmark, STATISTICS)
+from dla_infer_ros.classifier import PREPROCESS_DEVICES, STAGES
 from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
 
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help='report averages over this many consecutive queries (default 10)')
     parser.add_argument('--spin-wait', action='store_true',
                         help='busy-wait for each result instead of sleeping (TensorRT)')
+    parser.add_argument('--preprocess', choices=PREPROCESS_DEVICES, default=None,
+                        help='time the whole data path per query: preprocessing the batch on '
+                             'this device (auto: the GPU where the backend allows), inference, '
+                             'top-5; default: inference alone, the input preprocessed once')
+    parser.add_argument('--image', default='', metavar='PATH',
+                        help='the image each query reads (default: the first test photo)')
     parser.add_argument('--concurrent', action='store_true',
                         help='also measure every device at the same time')
     parser.add_argument('--threads', type=int, default=0,
@@ -91,7 +98,8 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         calibration_dir=args.calibration_dir, allow_gpu_fallback=not args.no_gpu_fallback,
         warmup_s=args.warmup, duration_s=args.duration, iterations=args.iterations,
         avg_runs=args.avg_runs, spin_wait=args.spin_wait, cpu_threads=args.threads,
-        engine_cache_dir=args.cache_dir, tactic_sources=_tactic_sources(args.tactic_sources))
+        engine_cache_dir=args.cache_dir, tactic_sources=_tactic_sources(args.tactic_sources),
+        preprocess=args.preprocess or '')
 
 
 def _tactic_sources(text: Optional[str]) -> Optional[Tuple[str, ...]]:
@@ -114,6 +122,8 @@ def print_device(entry: Dict[str, Any], batch: int) -> None:
           f'{entry["engine_source"] or "loaded"} in {entry["load_s"]:.2f} s')
     if entry['fallen_back']:
         print('   the DLA could not run: ' + ', '.join(entry['fallen_back']))
+    if entry.get('preprocessed_per_query'):
+        print(f'   each query: preprocessing on {entry["preprocessing"]}, inference, top-5')
     for mode in ('solo', 'concurrent'):
         run = entry.get(mode)
         if not run:
@@ -123,9 +133,9 @@ def print_device(entry: Dict[str, Any], batch: int) -> None:
               f'{run["qps"]:.1f} queries/s = {run["images_per_s"]:.1f} images/s '
               f'(batch {batch}); CPU {run["cpu_ms_per_query"]:.3f} ms per query')
         print(f'     latency ms: {_fmt(run["latency_ms"])}')
-        for stage in DEVICE_STAGES:
+        for stage in STAGES:
             if stage in run['stages_ms']:
-                print(f'     {stage + " ms:":<12}{_fmt(run["stages_ms"][stage])}')
+                print(f'     {stage + " ms:":<20}{_fmt(run["stages_ms"][stage])}')
         if run['events_ms']:
             share = 100 * run['events_share_of_latency']
             print('     CUDA events h2d + compute + d2h: median '
@@ -185,7 +195,7 @@ def csv_rows(report: Dict[str, Any]) -> List[Dict[str, Any]]:
                 'cpu_ms_per_query': run['cpu_ms_per_query']}
             row.update({f'latency_{k}_ms': run['latency_ms'][k] for k in STATISTICS})
             row.update({f'{stage}_median_ms': run['stages_ms'].get(stage, {}).get('median', '')
-                        for stage in DEVICE_STAGES})
+                        for stage in STAGES})
             row['events_median_ms'] = run['events_ms'].get('median', '')
             check = entry.get('verify') or {}
             row['top1_agreement'] = check.get('top1_agreement', '')
@@ -231,7 +241,7 @@ def run(argv: Optional[List[str]] = None) -> int:
                    if args.device else default_devices(args.backend))
         verify = (args.verify or [PHOTOS_DIR]) if args.verify is not None else []
         report = run_benchmark(args.model, devices, options, concurrent=args.concurrent,
-                               verify_images=verify,
+                               verify_images=verify, image_path=args.image,
                                progress=lambda text: print(f'dla_bench: {text}',
                                                            file=sys.stderr, flush=True))
         print(f'{os.path.basename(report["model"])}: {options.precision}, batch '

@@ -37,9 +37,9 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass
 
-from dla_infer_ros.backends import BackendOptions, DEVICE_STAGES
+from dla_infer_ros.backends import BackendOptions
 from dla_infer_ros.cdr import read_compressed_image, read_image
-from dla_infer_ros.classifier import Classifier
+from dla_infer_ros.classifier import Classifier, PREPROCESS_DEVICES, STAGES as CLASSIFIER_STAGES
 from dla_infer_ros.diagnostics import StatusBuilder
 from dla_infer_ros.dla.analyzer import analyze_model
 from dla_infer_ros.dla.platform_probe import choose_platform
@@ -53,10 +53,10 @@ from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
 from dla_infer_ros.nodes.spin import abandon, spin_node
 from dla_infer_ros.stats import PipelineStats
 
-STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'in_node', 'end_to_end',
-          *DEVICE_STAGES)
-#: Encodings whose raw view the preprocessor reads as is, and their channel order.
-NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY'}
+STAGES = ('convert', *CLASSIFIER_STAGES, 'in_node', 'end_to_end')
+#: Encodings whose raw view may be read as is (where the classifier reads that channel order).
+NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY',
+                'rgba8': 'RGBA', 'bgra8': 'BGRA', '8UC4': 'BGRA'}
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
 DLA_PLATFORMS = ('auto', 'xavier', 'orin')
 _LOG_THROTTLE_S = 5.0
@@ -94,6 +94,9 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'force_rebuild': (False, 'ignore cached engines and build again', True, None),
     'calibration_dir': ('', 'folder of images for INT8 calibration', True, None),
     'cuda_binding': ('cuda-python', 'cuda-python | pycuda (TensorRT backend)', True, None),
+    'preprocess_device': ('auto', 'auto (the GPU when the TensorRT backend runs the model on the '
+                          'GPU or a DLA; otherwise the CPU, saying why) | cpu | gpu (refuse to '
+                          'start when it cannot)', True, None),
     'spin_wait': (False, 'TensorRT backend: busy-wait for each inference (trtexec '
                   '--useSpinWait: a little less latency, one CPU core busy while the GPU/DLA '
                   'works) instead of sleeping until it completes', True, None),
@@ -172,6 +175,7 @@ class ClassifierNode(Node):
     def _make_classifier(self) -> Classifier:
         for name, choices in (('backend', ('auto', 'tensorrt', 'onnxruntime')),
                               ('image_reliability', RELIABILITIES),
+                              ('preprocess_device', PREPROCESS_DEVICES),
                               ('dla_platform', DLA_PLATFORMS)):
             if self._param(name) not in choices:  # read-only: checked once, here
                 raise DlaInferError(f'{name}={self._param(name)!r}; expected one of '
@@ -187,13 +191,15 @@ class ClassifierNode(Node):
             calibration_dir=self._param('calibration_dir'),
             cuda_binding=self._param('cuda_binding'), spin_wait=self._param('spin_wait'))
         classifier = Classifier(contract, self._param('backend'), options,
-                                self._param('top_k'), self._param('score_threshold'))
+                                self._param('top_k'), self._param('score_threshold'),
+                                preprocess_device=self._param('preprocess_device'))
         classifier.activate()
         report = classifier.describe()
         if report.fell_back:
             self.get_logger().warning(f'{report.summary()}')
         self.get_logger().info(f'model {contract.name} on {report.backend}: {report.summary()}; '
-                               f'{report.placement.summary()}')
+                               f'{report.placement.summary()}; preprocessing on '
+                               f'{classifier.preprocessing}')
         return classifier
 
     def _predict_dla_placement(self) -> str:
@@ -350,9 +356,9 @@ class ClassifierNode(Node):
         else:
             view, info = image_to_array(fields, self._max_pixels)
         native = NATIVE_ORDER.get(info.name)
-        colour_pair = native in ('RGB', 'BGR') and self._order in ('RGB', 'BGR')
-        if native == self._order or (colour_pair and count == 1):
-            # The preprocessor resizes first and swaps channels on the small image.
+        if native in self._classifier.orders and (native == self._order or count == 1):
+            # The preprocessing resizes first and swaps or picks channels on the small image
+            # (a batch shares one order: there, only the model's own is read as is).
             return (view[:, :, 0] if native == 'GRAY' else view), str(native), header
         converted = to_model_order(view, info, self._order, out=self._buffers[slot])
         self._buffers[slot] = converted if converted.nbytes <= _KEPT_BUFFER_BYTES else None
