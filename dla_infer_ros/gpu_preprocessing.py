@@ -150,11 +150,9 @@ _BLOCK = (32, 8, 1)
 class _Slot:
     """The pinned and device copies of one batch slot's source pixels."""
 
-    host: Optional[HostBuffer] = None
+    host: Optional[HostBuffer] = None  # flat bytes; grows, never shrinks
     device: Optional[DeviceBuffer] = None
-    shape: Tuple[int, ...] = ()  # of ``host``
-    device_bytes: int = 0
-    region: Optional[Region2D] = None  # what of ``host`` to upload, if not all of it
+    region: Region2D = Region2D(0, 0, 0, 0)  # what of ``host`` is uploaded, rows packed
     args: List[Tuple[str, Any]] = dataclasses.field(default_factory=list)  # of the kernel
     rows_for: Tuple[int, ...] = ()  # the geometry ``rows`` was computed for
     rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.intp))
@@ -284,15 +282,15 @@ class GpuPreprocessor:
             # Shrinking more than 2x: only the two rows each output row reads are copied,
             # whole (a gather of contiguous rows), and of them only the crop's columns uploaded.
             gather = self._row_pairs(state, image.shape, rows, win_h)
-            host = self._buffers(state, (gather.size,) + image.shape[1:],
-                                 gather.size * crop_w * channels)
-            np.take(image, gather, axis=0, out=host.array, mode='clip')  # 'clip': unbuffered
+            staging = self._staging(state, (gather.size, *image.shape[1:]),
+                                    gather.size * crop_w * channels)
+            np.take(image, gather, axis=0, out=staging, mode='clip')  # 'clip': unbuffered
             state.region = Region2D(cols.start * channels, image.shape[1] * channels,
                                     crop_w * channels, gather.size)
         else:
-            host = self._buffers(state, (crop_h, crop_w, channels), crop_h * crop_w * channels)
-            np.copyto(host.array, image[rows, cols])
-            state.region = None
+            staging = self._staging(state, (crop_h, crop_w, channels), crop_h * crop_w * channels)
+            np.copyto(staging, image[rows, cols])
+            state.region = Region2D(0, crop_w * channels, crop_w * channels, crop_h)
         if self.contract.channel_order == 'BGR':
             colour = colour[::-1]
         to_gray = int(self.contract.channel_order == 'GRAY' and channels > 1)
@@ -331,10 +329,7 @@ class GpuPreprocessor:
         if state.host is None or state.device is None or not state.args:
             raise DlaInferError(f'nothing staged in slot {slot}')
         with self._api.bound():
-            if state.region is None:
-                self._api.copy_htod_async(state.device, state.host, self._stream)
-            else:
-                self._api.copy_htod_2d_async(state.device, state.host, state.region, self._stream)
+            self._api.copy_htod_2d_async(state.device, state.host, state.region, self._stream)
             self._kernel.launch(self._grid, _BLOCK, [
                 ('ptr', state.device.ptr), *state.args,
                 ('ptr', self._output.ptr + slot * self._slot_bytes),
@@ -343,22 +338,30 @@ class GpuPreprocessor:
                 *(('float', g) for g in self._gain), *(('float', o) for o in self._offset)],
                 self._stream)
 
-    def _buffers(self, slot: _Slot, shape: Tuple[int, ...], device_bytes: int) -> HostBuffer:
-        """:return: the slot's pinned buffer of ``shape`` (and device buffer), new on a change."""
-        if (slot.shape, slot.device_bytes) != (shape, device_bytes) or slot.host is None \
-                or slot.device is None:
+    def _staging(self, slot: _Slot, shape: Tuple[int, ...], device_bytes: int) -> np.ndarray:
+        """
+        Give a pinned array of ``shape`` for the slot, and device memory of ``device_bytes``.
+
+        Both are reused while they are large enough (frames of one camera, or of several
+        encodings, cost no allocation) and grow when a frame needs more.
+        """
+        host_bytes = int(np.prod(shape))
+        if slot.host is None or slot.device is None or slot.host.nbytes < host_bytes \
+                or slot.device.nbytes < device_bytes:
+            host_capacity = max(host_bytes, slot.host.nbytes if slot.host else 0)
+            device_capacity = max(device_bytes, slot.device.nbytes if slot.device else 0)
             self._free_slot(slot)
-            slot.host = self._api.host_buffer(shape, np.uint8)
-            slot.device = self._api.device_buffer(device_bytes)
-            slot.shape, slot.device_bytes = shape, device_bytes
-        return slot.host
+            slot.host = self._api.host_buffer((host_capacity,), np.uint8)
+            slot.device = self._api.device_buffer(device_capacity)
+        staging: np.ndarray = slot.host.array[:host_bytes].reshape(shape)
+        return staging
 
     @staticmethod
     def _free_slot(slot: _Slot) -> None:
         for buffer in (slot.host, slot.device):
             if buffer is not None:
                 buffer.free()
-        slot.host, slot.device, slot.shape, slot.device_bytes = None, None, (), 0
+        slot.host, slot.device = None, None
 
     def close(self) -> None:
         """Wait for the stream's work, then free the buffers, events and kernel; idempotent."""

@@ -135,11 +135,13 @@ def test_gpu_preprocessing_writes_the_input_on_the_device(world: FakeWorld, mode
         assert on_gpu.preprocessing.startswith('GPU')
         assert dict(on_gpu.describe().details)['preprocessing'] == on_gpu.preprocessing
         assert set(on_gpu.orders) == {'RGB', 'BGR', 'RGBA', 'BGRA', 'GRAY'}
-        for order in ('RGB', 'BGR', 'RGBA', 'BGRA'):
+        allocations = []
+        for order in ('RGBA', 'BGRA', 'RGB', 'BGR'):
             world.cuda.copies.clear()
             results = on_gpu.classify([images(1)[order], images(2)[order]], order)
+            allocations.append(world.cuda.allocations)
             # two crops uploaded, the model input never (it was written on the device)
-            assert world.cuda.copies == ['htod', 'htod', 'dtoh']
+            assert world.cuda.copies == ['htod_2d', 'htod_2d', 'dtoh']
             assert [r[0] for r in results[0]] == [r[0] for r in expected[0]]
             np.testing.assert_allclose([r[2] for r in results[0]],
                                        [r[2] for r in expected[0]], rtol=1e-5)
@@ -147,6 +149,8 @@ def test_gpu_preprocessing_writes_the_input_on_the_device(world: FakeWorld, mode
             assert timings['preprocess_gpu'] > 0 and timings['h2d'] > 0
             assert timings['preprocess'] >= 0 and timings['inference'] >= 0
         assert kernels[0].launches == 8
+        # the staging buffers of the first (4-channel) frames serve the 3-channel ones
+        assert allocations[1:] == allocations[:1] * 3
     assert kernels[0].freed and world.cuda.live == 0
     assert on_gpu.preprocessing == 'not active' and on_gpu.gpu_preprocessor is None
 
