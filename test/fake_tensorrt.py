@@ -90,6 +90,8 @@ class FakeWorld:
     #: layers the DLA accepts at configuration but the build still puts on the GPU
     moved_at_build: Set[str] = dataclasses.field(default_factory=set)
     build_delay_s: float = 0.0
+    building: int = 0  # builds in progress now
+    most_building: int = 0  # the most builds ever in progress at once
     fail_build: bool = False
     reject_plans: int = 0  # how many of the next deserializations to refuse
     refuse: Set[str] = dataclasses.field(default_factory=set)  # calls that return False/None
@@ -421,7 +423,13 @@ class Builder(FakeObject):
         world, trt = self._world, self._trt
         with world.lock:
             world.builds += 1
-        time.sleep(world.build_delay_s)
+            world.building += 1
+            world.most_building = max(world.most_building, world.building)
+        try:
+            time.sleep(world.build_delay_s)
+        finally:
+            with world.lock:
+                world.building -= 1
         error = self._build_error(network, config)
         if error:
             self._logger.log(trt.ILogger.Severity.ERROR, error)

@@ -466,6 +466,54 @@ def test_concurrent_builders_build_once(fake: Any, model: str, tmp_path: Any) ->
     assert sorted(reports.values()) == ['built', 'cache']
 
 
+def start_together(fake: Any, model: str, tmp_path: Any, caches: List[str],
+                   requests: List[Dict[str, Any]]) -> Dict[int, str]:
+    """Activate one backend per request in threads at once; :return: each engine's source."""
+    sources: Dict[int, str] = {}
+    errors: List[BaseException] = []
+
+    def activate(index: int) -> None:
+        try:
+            with make_backend(fake, model, tmp_path, engine_cache_dir=caches[index],
+                              **requests[index]) as backend:
+                sources[index] = dict(backend.describe().details)['engine_source']
+        except BaseException as e:  # reported below
+            errors.append(e)
+    threads = [threading.Thread(target=activate, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+    return sources
+
+
+@pytest.mark.parametrize('fake', ['8.5.3.1'], indirect=True)
+def test_builds_for_one_device_take_turns(fake: Any, model: str, tmp_path: Any,
+                                          caplog: Any) -> None:
+    _, world = fake
+    world.build_delay_s = 0.3
+    caplog.set_level(logging.INFO, logger='test.tensorrt')
+    requests = [{'precision': 'fp32'}, {'precision': 'fp16'}, {'dla_core': 0}]
+    shared = [str(tmp_path / 'cache')] * 3
+    # three different engines (GPU FP32, GPU FP16, DLA), an empty cache: one build at a time
+    assert start_together(fake, model, tmp_path, shared, requests) == dict.fromkeys(
+        range(3), 'built')
+    assert world.builds == 3 and world.most_building == 1
+    waits = [r.getMessage() for r in caplog.records if 'waiting for another engine build '
+             'on cuda0 to finish before building' in r.getMessage()]
+    assert len(waits) == 2, caplog.text
+    # a warm cache: nobody builds, nobody waits
+    caplog.clear()
+    assert start_together(fake, model, tmp_path, shared, requests) == dict.fromkeys(
+        range(3), 'cache')
+    assert world.builds == 3 and 'waiting for another engine build' not in caplog.text
+    # caches in different folders do not know of each other: their builds overlap
+    apart = [str(tmp_path / f'apart{i}') for i in range(3)]
+    start_together(fake, model, tmp_path, apart, requests)
+    assert world.builds == 6 and world.most_building > 1
+
+
 def test_timing_cache_is_saved_and_reused(fake: Any, model: str, tmp_path: Any,
                                           caplog: Any) -> None:
     _, world = fake

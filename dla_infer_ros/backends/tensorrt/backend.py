@@ -327,7 +327,8 @@ class TensorRtBackend(Backend):
                                timing_path if cache.writable else '')
 
         def fetch(force: bool) -> _PlanSource:
-            cached = cache.get_or_build(key, stem, build, force=force)
+            cached = cache.get_or_build(key, stem, build, force=force,
+                                        build_lock=f'cuda{options.device_id}')
             return _PlanSource(cached.plan, cached.meta, cached.path,
                                'built' if cached.built else 'cache',
                                None if cached.built else rebuild)

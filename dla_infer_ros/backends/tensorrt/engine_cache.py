@@ -23,7 +23,9 @@ with a small header of its own (magic, key, plan length, plan sha256), so a
 truncated, corrupt or foreign file is detected before TensorRT sees it; such a
 file is logged, deleted and rebuilt. Files are written to a temporary name and
 renamed, under an ``fcntl`` lock, so two nodes never tear one file: the first
-builds, the second waits and loads what the first wrote. A directory that
+builds, the second waits and loads what the first wrote. Builds of different plans for
+one device take turns too (``build_lock``): three nodes starting together on a Jetson
+would otherwise build three engines at once, in one shared memory. A directory that
 cannot be written (read-only, or not creatable) does not stop a node: valid
 plans are still loaded from it, and a plan that must be built is used without
 being stored, with one warning.
@@ -68,16 +70,26 @@ def sha256_file(path: str) -> str:
 
 
 @contextlib.contextmanager
-def file_lock(path: str, exclusive: bool) -> Iterator[None]:
+def file_lock(path: str, exclusive: bool,
+              on_wait: Optional[Callable[[], None]] = None) -> Iterator[None]:
     """
     Hold an ``fcntl`` lock on ``path + '.lock'`` for the ``with`` block.
 
     The lock file is left in place: removing it would let two processes lock
-    two different files of the same name.
+    two different files of the same name. ``flock`` locks belong to one open
+    file, so threads of one process exclude each other as processes do.
+
+    :param on_wait: called once before blocking, when another holder has the lock.
     """
     fd = os.open(path + '.lock', os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, mode)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -207,7 +219,7 @@ class EngineCache:
         return os.path.join(self.directory, f'{stem}.{key.digest[:16]}.plan')
 
     def get_or_build(self, key: CacheKey, stem: str, build: PlanBuilder,
-                     force: bool = False) -> CachedPlan:
+                     force: bool = False, build_lock: str = '') -> CachedPlan:
         """
         Load the plan for ``key``, or build and store it.
 
@@ -218,6 +230,8 @@ class EngineCache:
         :param stem: readable start of the file name.
         :param build: returns (plan, meta) when there is nothing valid to load.
         :param force: build even when a valid plan exists (``force_rebuild``).
+        :param build_lock: a name (e.g. ``cuda0``) whose builds take turns, across threads
+            and processes using this directory; a load never waits for it.
         :raises DlaInferError: when ``build`` fails.
         """
         path = self.plan_path(key, stem)
@@ -233,9 +247,26 @@ class EngineCache:
                     return found
                 if problem:
                     self._remove(path, problem)
-            plan, meta = build()
+            with self._build_turn(build_lock, os.path.basename(path)):
+                plan, meta = build()
             self._store(path, key, plan, meta)
             return CachedPlan(plan, meta, path, built=True)
+
+    def _build_turn(self, name: str, what: str) -> ContextManager[Any]:
+        """Wait for the builds of ``name`` before this one, saying so; nothing without a name."""
+        if not name or not self.writable:
+            return contextlib.nullcontext()
+        lock_path = os.path.join(self.directory, f'build.{name}')
+
+        def waiting() -> None:
+            self._log.info(f'engine cache: waiting for another engine build on {name} to '
+                           f'finish before building {what} (lock {lock_path}.lock)')
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(file_lock(lock_path, True, waiting))
+        except OSError as e:
+            self._log.warning(f'engine cache: builds on {name} cannot take turns ({e})')
+        return held
 
     def discard(self, path: str, reason: str) -> None:
         """Delete a plan that turned out unusable (e.g. TensorRT refused it)."""
