@@ -132,6 +132,34 @@ class TestShippedConfig:
             for name, value in spec.parameters.items():
                 assert type(value) is type(classifier_node.PARAMETERS[name][0]), name
 
+    def test_shipped_defaults_and_the_readme_table_follow_the_node(self) -> None:
+        """The node's declarations are the source; the file and the README must not drift."""
+        yaml = pytest.importorskip('yaml')
+        classifier_node = pytest.importorskip('dla_infer_ros.nodes.classifier_node',
+                                              reason='rclpy and the messages are needed')
+        declared = classifier_node.PARAMETERS
+        with open(CLASSIFIER, encoding='utf-8') as f:
+            comments = dict(re.findall(r'^\s{4}(\w+):.*?#\s*(.*)$', f.read(), re.MULTILINE))
+        values = load_parameter_file(CLASSIFIER)['/**']
+        for name, (default, _, read_only, _) in declared.items():
+            assert values[name] == default, f'{name}: {values[name]!r} in the file'
+            assert comments[name].startswith('(restart)') == read_only, name
+        with open(os.path.join(os.path.dirname(CLASSIFIER), '..', 'README.md'),
+                  encoding='utf-8') as f:
+            readme = f.read()
+        table = readme[readme.index('| Parameter | Default |'):]
+        table = table[:table.index('\n\n')]
+        documented: Dict[str, object] = {}
+        for row in table.splitlines()[2:]:
+            cells = row.split('|')
+            names = re.findall(r'`(\w+)`', cells[1])
+            defaults = re.findall(r'`([^`]*)`', cells[2])
+            assert len(names) == len(defaults), row
+            documented.update((n, yaml.safe_load(d)) for n, d in zip(names, defaults))
+        assert sorted(documented) == sorted(declared)
+        for name, value in documented.items():
+            assert value == declared[name][0], f'README: {name} = {value!r}'
+
     def test_default_config_path_finds_the_file(self) -> None:
         assert os.path.isfile(default_config_path('multi_accel.yaml'))
 
