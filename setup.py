@@ -13,10 +13,16 @@
 # limitations under the License.
 
 from glob import glob
+import os
+import runpy
 
 from setuptools import find_packages, setup
 
 package_name = 'dla_infer_ros'
+# The node kinds, from their one declaration (a file that imports only the standard library).
+_registry = os.path.join(os.path.dirname(os.path.abspath(__file__)), package_name, 'nodes',
+                         'registry.py')
+node_scripts = [kind.console_script for kind in runpy.run_path(_registry)['NODE_KINDS'].values()]
 
 setup(
     name=package_name,
@@ -38,14 +44,11 @@ setup(
     description='Image classification on NVIDIA GPUs, Jetson DLA cores and CPUs for ROS 2',
     license='Apache-2.0',
     entry_points={
-        'console_scripts': [
-            'classifier = dla_infer_ros.nodes.classifier_node:main',
+        'console_scripts': node_scripts + [
             'classify_image = dla_infer_ros.cli.classify_image:main',
-            'dispatcher = dla_infer_ros.nodes.dispatcher_node:main',
             'dla_bench = dla_infer_ros.cli.dla_bench:main',
             'dla_check = dla_infer_ros.cli.dla_check:main',
             'dla_zoo = dla_infer_ros.cli.dla_zoo:main',
-            'image_source = dla_infer_ros.nodes.image_source_node:main',
             'multi_accel = dla_infer_ros.cli.multi_accel:main',
             'trt_engine_info = dla_infer_ros.cli.trt_engine_info:main',
         ],

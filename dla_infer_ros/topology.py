@@ -43,15 +43,12 @@ import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.nodes import registry
 
 PACKAGE = 'dla_infer_ros'
 #: Sections of the file that are not classifier nodes.
 DISPATCHER = 'dispatcher'
 IMAGE_SOURCE = 'image_source'
-#: Console scripts (setup.py) of the three kinds of node.
-CLASSIFIER_EXECUTABLE = 'classifier'
-DISPATCHER_EXECUTABLE = 'dispatcher'
-IMAGE_SOURCE_EXECUTABLE = 'image_source'
 
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _SCALARS = (bool, int, float, str)
@@ -188,7 +185,7 @@ def classifier_specs(path: str, sections: Mapping[str, Mapping[str, ParameterVal
             parameters['model_path'] = options.model_path
         parameters.update(options.classifier_overrides)
         prefix = f'{namespace}/{name}' if namespace else name
-        specs.append(NodeSpec(name, namespace, CLASSIFIER_EXECUTABLE, parameters,
+        specs.append(NodeSpec(name, namespace, registry.CLASSIFIER.executable, parameters,
                               classifier_remappings(prefix, options)))
     if not specs:
         raise DlaInferError(f'parameters file {path!r} names no classifier node; sections '
@@ -232,7 +229,7 @@ def dispatcher_spec(sections: Mapping[str, Mapping[str, ParameterValue]],
     parameters = dict(sections.get(DISPATCHER, {}))
     parameters['targets'] = [spec.topic_prefix for spec in classifiers]
     remappings = (('image', image_topic),) if image_topic != 'image' else ()
-    return NodeSpec(DISPATCHER, '', DISPATCHER_EXECUTABLE, parameters, remappings)
+    return NodeSpec(DISPATCHER, '', registry.DISPATCHER.executable, parameters, remappings)
 
 
 def image_source_spec(sections: Mapping[str, Mapping[str, ParameterValue]],
@@ -242,7 +239,7 @@ def image_source_spec(sections: Mapping[str, Mapping[str, ParameterValue]],
     parameters.update(options.image_source_overrides)
     image_topic = options.image_topic
     remappings = (('image', image_topic),) if image_topic != 'image' else ()
-    return NodeSpec(IMAGE_SOURCE, '', IMAGE_SOURCE_EXECUTABLE, parameters, remappings)
+    return NodeSpec(IMAGE_SOURCE, '', registry.IMAGE_SOURCE.executable, parameters, remappings)
 
 
 def parameter_file_text(parameters: Mapping[str, ParameterValue]) -> str:

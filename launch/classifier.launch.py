@@ -27,6 +27,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from dla_infer_ros.nodes.registry import CLASSIFIER
 from dla_infer_ros.topology import default_config_path, PACKAGE, write_parameter_file
 
 #: (name, default, description) of every launch argument.
@@ -57,7 +58,7 @@ def launch_setup(context: LaunchContext, *args: Any, **kwargs: Any) -> List[Node
     image_topic = value('image_topic')
     remappings = [] if image_topic == 'image' else [
         ('image', image_topic), ('image/compressed', f'{image_topic}/compressed')]
-    return [Node(package=PACKAGE, executable='classifier', name=value('node_name'),
+    return [Node(package=PACKAGE, executable=CLASSIFIER.executable, name=value('node_name'),
                  namespace=value('namespace') or None, parameters=parameters,
                  remappings=remappings, output='screen',
                  arguments=['--ros-args', '--log-level', value('log_level')])]

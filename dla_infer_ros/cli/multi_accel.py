@@ -36,7 +36,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, cast, Dict, List, Optional, Sequence, Tuple
+from typing import Any, cast, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import rclpy
 from rclpy.context import Context
@@ -49,16 +49,38 @@ from rclpy.utilities import remove_ros_args
 
 from dla_infer_ros.cli import STOP_SIGNALS
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.nodes.registry import CLASSIFIER, DISPATCHER, IMAGE_SOURCE, NODE_KINDS
 from dla_infer_ros.nodes.spin import exit_process, serve, ServingNode
 from dla_infer_ros.topology import (build_topology, default_config_path, NodeSpec,
                                     requested_overrides, TopologyOptions)
 
-#: executable -> (module, class) of the node it runs.
-NODE_CLASSES = {
-    'classifier': ('dla_infer_ros.nodes.classifier_node', 'ClassifierNode'),
-    'dispatcher': ('dla_infer_ros.nodes.dispatcher_node', 'DispatcherNode'),
-    'image_source': ('dla_infer_ros.nodes.image_source_node', 'ImageSourceNode'),
-}
+
+class ClassifierView(Protocol):
+    """What the report reads of a classifier node."""
+
+    def get_fully_qualified_name(self) -> str:
+        """:return: the node's namespace and name."""
+
+    def device_report(self) -> Any:
+        """:return: the requested and the effective device (a ``DeviceReport``)."""
+
+    def stats_snapshot(self) -> Dict[str, Any]:
+        """:return: counters, fps and stage latencies."""
+
+    def latest_results(self) -> Sequence[Tuple[int, str, float]]:
+        """:return: the newest frame's results, best first."""
+
+    def failure(self) -> str:
+        """:return: why the node stopped serving, or ''."""
+
+
+class CountingView(Protocol):
+    """What the report reads of the dispatcher and the image source."""
+
+    def stats_snapshot(self) -> Dict[str, Any]:
+        """:return: the node's counters."""
+
+
 #: The latency the report shows: image header stamp -> result published.
 LATENCY_STAGE = 'end_to_end'
 #: Columns of the classifier table.
@@ -121,9 +143,9 @@ def create_node(spec: NodeSpec, context: Context) -> Node:
     :raises DlaInferError: when the node cannot start, or a parameter has the wrong type
         or is not one of the node's.
     """
-    module_name, class_name = NODE_CLASSES[spec.executable]
-    module = importlib.import_module(module_name)
-    node_class = getattr(module, class_name)
+    kind = NODE_KINDS[spec.executable]
+    module = importlib.import_module(kind.module)
+    node_class = getattr(module, kind.class_name)
     overrides = [Parameter(name, value=value) for name, value in spec.parameters.items()]
     cli_args = ['--ros-args']
     for source, target in spec.remappings:
@@ -184,13 +206,13 @@ def _stop(number: int, frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(number).name)
 
 
-def classifier_row(spec: NodeSpec, node: Any, seconds: float) -> Dict[str, Any]:
+def classifier_row(node: ClassifierView, seconds: float) -> Dict[str, Any]:
     """:return: one report row: devices, fps, latency percentiles, counters, last top-1."""
     report = node.device_report()
     snapshot = node.stats_snapshot()
     counters = snapshot['counters']
     latency = snapshot['stages'].get(LATENCY_STAGE, {})
-    last = list(node.last_results)
+    last = node.latest_results()
     published = int(counters.get('published', 0))
     return {
         'node': node.get_fully_qualified_name(), 'requested': report.requested,
@@ -210,12 +232,12 @@ def collect_report(nodes: Sequence[Tuple[NodeSpec, Any]], seconds: float) -> Dic
     report: Dict[str, Any] = {'seconds': seconds, 'classifiers': [], 'dispatcher': None,
                               'image_source': None}
     for spec, node in nodes:
-        if spec.executable == 'classifier':
-            report['classifiers'].append(classifier_row(spec, node, seconds))
-        elif spec.executable == 'dispatcher':
-            report['dispatcher'] = node.stats_snapshot()
-        else:
-            report['image_source'] = {'published': node.frames_published}
+        if spec.executable == CLASSIFIER.executable:
+            report['classifiers'].append(classifier_row(cast(ClassifierView, node), seconds))
+        elif spec.executable == DISPATCHER.executable:
+            report['dispatcher'] = cast(CountingView, node).stats_snapshot()
+        elif spec.executable == IMAGE_SOURCE.executable:
+            report['image_source'] = cast(CountingView, node).stats_snapshot()
     return report
 
 

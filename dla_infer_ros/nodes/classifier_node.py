@@ -25,7 +25,7 @@ image's header. This module only translates between ROS and those pieces.
 
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
@@ -146,8 +146,7 @@ class ClassifierNode(Node):
         self._frames = FrameQueue(self._param('queue_size'))
         self._max_pixels = int(self._param('max_image_pixels'))
         self._buffers: List[Optional[np.ndarray]] = [None] * self._classifier.batch_size
-        #: The newest results, for in-process tools.
-        self.last_results: List[Tuple[int, str, float]] = []
+        self._latest_results: Sequence[Tuple[int, str, float]] = ()
         self._classification_pub = self.create_publisher(Classification, 'classification', 10)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                              reliability=ReliabilityPolicy.RELIABLE)
@@ -372,7 +371,7 @@ class ClassifierNode(Node):
         msg.results = [ObjectHypothesis(class_id=label, score=score)
                        for _, label, score in results]
         self._classification_pub.publish(msg)
-        self.last_results = results
+        self._latest_results = results
         self._stats.count('published')
         timings = {'in_node': (time.perf_counter_ns() - frame.received_ns) / 1e6}
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
@@ -408,6 +407,10 @@ class ClassifierNode(Node):
                          for i, label in enumerate(labels)]
         msg.threshold = float(self._classifier.score_threshold)
         self._label_pub.publish(msg)
+
+    def latest_results(self) -> Sequence[Tuple[int, str, float]]:
+        """:return: the newest frame's results (index, label, score), best first."""
+        return self._latest_results
 
     def failure(self) -> str:
         """:return: why the node stopped serving, or '' while it serves."""

@@ -116,6 +116,10 @@ class ImageSourceNode(Node):
         """:return: '' (the source has no serving thread that could stop)."""
         return ''
 
+    def stats_snapshot(self) -> Dict[str, object]:
+        """:return: ``{'published': frames published so far}``."""
+        return {'published': self.frames_published}
+
     def stop_report(self) -> str:
         """:return: one line of what the node did, for its log when it stops."""
         return f'{self.frames_published} frames published'
