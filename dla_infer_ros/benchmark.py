@@ -43,7 +43,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from dla_infer_ros._optional import require
-from dla_infer_ros.backends import BackendOptions, resolve_backend_name
+from dla_infer_ros.backends import backend_entry, BackendOptions, CPU_BACKEND
 from dla_infer_ros.backends.base import EVENT_STAGES
 from dla_infer_ros.classifier import Classifier, PREPROCESS_DEVICES, STAGES
 from dla_infer_ros.errors import DlaInferError
@@ -129,7 +129,7 @@ class BenchOptions:
             precision=self.precision, batch_size=self.batch_size, cpu_threads=self.cpu_threads,
             calibration_dir=self.calibration_dir, engine_cache_dir=self.engine_cache_dir,
             spin_wait=self.spin_wait, tactic_sources=self.tactic_sources)
-        return ('onnxruntime' if device.name == 'cpu' else self.backend), options
+        return (CPU_BACKEND if device.name == 'cpu' else self.backend), options
 
 
 @dataclasses.dataclass
@@ -424,12 +424,12 @@ def default_devices(backend: str) -> List[Device]:
     """
     List every accelerator this host has for ``backend``.
 
-    :return: the GPU and each DLA core with TensorRT, else the CPU.
+    :return: the CPU for the CPU backend; else the GPU and each DLA core the backend uses.
     """
-    if resolve_backend_name(backend) != 'tensorrt':
+    entry = backend_entry(backend)
+    if entry.cpu:
         return [Device('cpu')]
-    from dla_infer_ros.backends.tensorrt import dla_core_count
-    return [Device('gpu')] + [Device(f'dla{i}') for i in range(dla_core_count())]
+    return [Device('gpu')] + [Device(f'dla{i}') for i in range(entry.dla_core_count())]
 
 
 Progress = Callable[[str], None]

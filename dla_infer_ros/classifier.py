@@ -29,8 +29,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
-from dla_infer_ros.backends import (Backend, BackendOptions, create_backend, DEVICE_STAGES,
-                                    DeviceReport, resolve_backend_name, TensorSpec)
+from dla_infer_ros.backends import (Backend, backend_entry, BackendOptions, create_backend,
+                                    DEVICE_STAGES, DeviceReport, TensorSpec)
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.gpu_preprocessing import GpuPreprocessor
 from dla_infer_ros.model_contract import load_labels, ModelContract
@@ -81,7 +81,7 @@ class Classifier:
         self.score_threshold = score_threshold
         self.preprocessor = Preprocessor(contract.input_contract, self.options.batch_size)
         extra: Dict[str, Any] = dict(backend_kwargs or {})
-        if resolve_backend_name(backend) == 'tensorrt':
+        if backend_entry(backend).calibration_hook:
             # INT8 calibration reads images through this model's own preprocessing.
             extra['calibration_preprocess'] = self._calibration_sample
         self.backend: Backend = create_backend(backend, contract.model_path, self.options,

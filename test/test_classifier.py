@@ -18,13 +18,13 @@
 import dataclasses
 import json
 import os
-from typing import Any
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pytest
 
 from conftest import needs_onnxruntime
-from dla_infer_ros.backends import BackendOptions
+from dla_infer_ros.backends import Backend, BackendOptions, DeviceReport, TensorSpec
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.cli import classify_image
 from dla_infer_ros.errors import DlaInferError
@@ -122,7 +122,6 @@ def test_tensorrt_backend_gets_the_models_own_calibration_preprocessing(
     def fake_create(name: str, path: str, options: BackendOptions, **kwargs: object) -> object:
         seen.update(name=name, kwargs=kwargs)
         return object()
-    monkeypatch.setattr(classifier_module, 'resolve_backend_name', lambda name: 'tensorrt')
     monkeypatch.setattr(classifier_module, 'create_backend', fake_create)
     classifier = Classifier(resolve_model(tiny_model), 'tensorrt')
     preprocess = seen['kwargs']['calibration_preprocess']  # type: ignore[index]
@@ -187,3 +186,57 @@ def test_a_failed_activation_frees_the_backend(tiny_model: str, tmp_path: Any) -
     with pytest.raises(DlaInferError, match='label'):
         classifier.activate()
     assert not classifier.backend.is_active and classifier.postprocessor is None
+
+
+class ToyBackend(Backend):
+    """A backend in one place: mean colour -> scores of 4 classes (red, green, blue, gray)."""
+
+    name = 'toy'
+
+    def __init__(self, model_path: str, options: Optional[BackendOptions] = None, *,
+                 calibration_preprocess: Any = None) -> None:
+        super().__init__(model_path, options)
+        self.calibration_preprocess = calibration_preprocess
+        batch = self.options.batch_size
+        self._inputs = [TensorSpec('input', (batch, 3, 8, 8), np.dtype(np.float32))]
+        self._outputs = [TensorSpec('logits', (batch, 4), np.dtype(np.float32))]
+        self._scores = np.zeros((batch, 4), np.float32)
+
+    @property
+    def inputs(self) -> List[TensorSpec]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> List[TensorSpec]:
+        return self._outputs
+
+    def describe(self) -> DeviceReport:
+        return DeviceReport(self.name, self.options.requested_device, 'CPU')
+
+    def _activate_impl(self) -> None:
+        pass
+
+    def _deactivate_impl(self) -> None:
+        pass
+
+    def _infer_impl(self, feed: Any, on_device: Any) -> Dict[str, np.ndarray]:
+        means = feed['input'].mean(axis=(2, 3))
+        self._scores[:, :3] = means * 10
+        self._scores[:, 3] = 5.0
+        return {'logits': self._scores}
+
+
+def test_a_new_backend_is_its_class_and_one_registry_entry(
+        tiny_model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dla_infer_ros import backends
+    monkeypatch.setitem(backends.BACKENDS, 'toy', backends.BackendEntry(
+        __name__, 'ToyBackend', 'numpy', calibration_hook=True))
+    with Classifier(resolve_model(tiny_model), 'toy', top_k=1) as classifier:
+        assert isinstance(classifier.backend, ToyBackend)
+        # its capabilities come from the entry: the calibration hook is handed over
+        assert callable(classifier.backend.calibration_preprocess)
+        assert classifier.preprocessing.startswith('CPU (not on the GPU: the toy backend')
+        [[(index, _, _)]] = classifier.classify([_colour((0, 0, 255))], 'RGB')
+        assert index == 2  # blue
+    with pytest.raises(DlaInferError, match="backend='toys' requested; known backends: auto, "):
+        Classifier(resolve_model(tiny_model), 'toys')

@@ -604,7 +604,7 @@ def test_failures_are_reported_with_tensorrt_messages(fake: Any, model: str,
 
 def test_registry_knows_the_backend() -> None:
     from dla_infer_ros.backends import BACKENDS, create_backend
-    assert BACKENDS['tensorrt'][2] == 'tensorrt'
+    assert BACKENDS['tensorrt'].needs == 'tensorrt'
     backend = create_backend('tensorrt', 'model.onnx', BackendOptions(dla_core=1))
     assert isinstance(backend, TensorRtBackend) and not backend.is_active
 

@@ -19,32 +19,63 @@ Backends are found by name; their modules are imported only when asked for,
 so this package imports on machines without TensorRT or ONNX Runtime.
 """
 
+import dataclasses
 import importlib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
-from dla_infer_ros._optional import is_available
-from dla_infer_ros.backends.base import (Backend, BackendOptions, DEVICE_STAGES, DeviceReport,
-                                         LayerPlacement, TensorSpec)
+from dla_infer_ros._optional import INSTALL_HINTS, is_available
+from dla_infer_ros.backends.base import (Backend, BackendOptions, BATCH_SIZES, DEVICE_STAGES,
+                                         DeviceReport, LayerPlacement, TensorSpec)
 from dla_infer_ros.errors import DlaInferError
 
-__all__ = ['Backend', 'BackendOptions', 'DEVICE_STAGES', 'DeviceReport', 'LayerPlacement',
-           'TensorSpec',
-           'BACKENDS', 'available_backends', 'create_backend', 'resolve_backend_name']
+__all__ = ['Backend', 'BackendOptions', 'BATCH_SIZES', 'DEVICE_STAGES', 'DeviceReport',
+           'LayerPlacement', 'TensorSpec',
+           'BACKEND_CHOICES', 'BackendEntry', 'BACKENDS', 'CPU_BACKEND', 'available_backends',
+           'backend_entry', 'create_backend', 'resolve_backend_name']
 
-#: name -> (module, class, the Python module the backend needs)
-BACKENDS: Dict[str, Tuple[str, str, str]] = {
-    'onnxruntime': ('dla_infer_ros.backends.onnxruntime_backend', 'OnnxRuntimeBackend',
-                    'onnxruntime'),
-    'tensorrt': ('dla_infer_ros.backends.tensorrt', 'TensorRtBackend', 'tensorrt'),
+
+@dataclasses.dataclass(frozen=True)
+class BackendEntry:
+    """Where a backend lives, what it needs, and what it can do beyond the contract."""
+
+    module: str
+    class_name: str
+    needs: str  # the Python module it imports (availability; install hint in _optional)
+    #: the class takes ``calibration_preprocess``: INT8 calibration through the model's
+    #: own preprocessing
+    calibration_hook: bool = False
+    #: ``module:function`` counting the DLA cores the backend can use ('' for none)
+    dla_cores: str = ''
+    #: runs the ``cpu`` device of the benchmark (and the reference of its checks)
+    cpu: bool = False
+
+    def dla_core_count(self) -> int:
+        """:return: the DLA cores this host offers the backend (0 when it uses none)."""
+        if not self.dla_cores:
+            return 0
+        module, function = self.dla_cores.split(':')
+        count: Callable[[], int] = getattr(importlib.import_module(module), function)
+        return int(count())
+
+
+#: name -> entry, in the order ``auto`` tries them; a new backend is its module and one
+#: entry here
+BACKENDS: Dict[str, BackendEntry] = {
+    'tensorrt': BackendEntry('dla_infer_ros.backends.tensorrt', 'TensorRtBackend', 'tensorrt',
+                             calibration_hook=True,
+                             dla_cores='dla_infer_ros.backends.tensorrt:dla_core_count'),
+    'onnxruntime': BackendEntry('dla_infer_ros.backends.onnxruntime_backend',
+                                'OnnxRuntimeBackend', 'onnxruntime', cpu=True),
 }
-
-#: The order in which ``auto`` tries the backends.
-AUTO_ORDER = ('tensorrt', 'onnxruntime')
+#: what the ``backend`` parameter and options accept
+BACKEND_CHOICES = ('auto', *BACKENDS)
+#: the backend of the ``cpu`` device
+CPU_BACKEND = next(name for name, entry in BACKENDS.items() if entry.cpu)
 
 
 def available_backends() -> List[str]:
     """:return: names of the backends whose runtime can be imported here."""
-    return [name for name, (_, _, needs) in BACKENDS.items() if is_available(needs)]
+    return [name for name, entry in BACKENDS.items() if is_available(entry.needs)]
 
 
 def resolve_backend_name(name: str) -> str:
@@ -57,15 +88,23 @@ def resolve_backend_name(name: str) -> str:
     """
     if name == 'auto':
         available = available_backends()
-        for candidate in AUTO_ORDER:
-            if candidate in available:
-                return candidate
-        raise DlaInferError('backend=auto found no usable runtime; install onnxruntime '
-                            '(any CPU) or TensorRT (Jetson, NVIDIA GPU)')
+        if available:
+            return available[0]
+        raise DlaInferError('backend=auto found no usable runtime; install one of: ' + '; '.join(
+            f'{name}: {INSTALL_HINTS.get(entry.needs, "")}' for name, entry in BACKENDS.items()))
     if name not in BACKENDS:
         raise DlaInferError(f'backend={name!r} requested; known backends: auto, '
                             + ', '.join(sorted(BACKENDS)))
     return name
+
+
+def backend_entry(name: str) -> BackendEntry:
+    """
+    Find a backend's entry, ``auto`` resolved.
+
+    :raises DlaInferError: for an unknown name, or when ``auto`` finds nothing.
+    """
+    return BACKENDS[resolve_backend_name(name)]
 
 
 def create_backend(name: str, model_path: str, options: Optional[BackendOptions] = None,
@@ -81,9 +120,7 @@ def create_backend(name: str, model_path: str, options: Optional[BackendOptions]
     :return: the backend, inactive.
     :raises DlaInferError: for an unknown or unavailable backend.
     """
-    resolved = resolve_backend_name(name)
-    module_name, class_name, _ = BACKENDS[resolved]
-    module = importlib.import_module(module_name)
-    backend_class = getattr(module, class_name)
+    entry = backend_entry(name)
+    backend_class = getattr(importlib.import_module(entry.module), entry.class_name)
     backend: Backend = backend_class(model_path, options or BackendOptions(), **backend_kwargs)
     return backend

@@ -34,6 +34,8 @@ from dla_infer_ros.backends.cuda.interface import CudaApi, DeviceBuffer, Stream
 from dla_infer_ros.errors import DlaInferError
 
 PRECISIONS = ('fp32', 'fp16', 'int8', 'best')
+#: the batch sizes a backend takes, smallest and largest
+BATCH_SIZES = (1, 256)
 #: stages a backend may time per run (``last_timings()`` keys, with ``_ms``): host to device,
 #: compute and device to host from CUDA events, and the CPU time spent enqueueing
 DEVICE_STAGES = ('h2d', 'compute', 'd2h', 'enqueue')
@@ -91,8 +93,9 @@ class BackendOptions:
         if self.precision not in PRECISIONS:
             raise DlaInferError(f'precision={self.precision!r} requested; '
                                 f'choose one of {", ".join(PRECISIONS)}')
-        if not 1 <= self.batch_size <= 256:
-            raise DlaInferError(f'batch_size={self.batch_size} requested; allowed 1..256')
+        if not BATCH_SIZES[0] <= self.batch_size <= BATCH_SIZES[1]:
+            raise DlaInferError(f'batch_size={self.batch_size} requested; allowed '
+                                f'{BATCH_SIZES[0]}..{BATCH_SIZES[1]}')
         if self.cpu_threads < 0:
             raise DlaInferError(f'cpu_threads={self.cpu_threads} requested; '
                                 'use 0 for the runtime default or a positive count')

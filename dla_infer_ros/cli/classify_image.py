@@ -22,7 +22,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from dla_infer_ros.backends import BackendOptions
+from dla_infer_ros.backends import BACKEND_CHOICES, BackendOptions
+from dla_infer_ros.backends.base import PRECISIONS
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
@@ -40,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--model', default='', help='ONNX model with a contract .json next to '
                         'it (default: the embedded EfficientNet-Lite0)')
     parser.add_argument('--labels', default='', help="labels file (default: the contract's)")
-    parser.add_argument('--backend', default='auto', choices=('auto', 'onnxruntime', 'tensorrt'))
+    parser.add_argument('--backend', default='auto', choices=BACKEND_CHOICES)
     parser.add_argument('--dla-core', type=int, default=-1,
                         help='DLA core to run on; -1 (default) asks for the GPU')
     parser.add_argument('--no-gpu-fallback', action='store_true',
                         help='refuse to run anywhere but the requested accelerator')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'int8', 'best'))
+    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
     parser.add_argument('--top-k', type=int, default=5)
     parser.add_argument('--threads', type=int, default=0,
                         help='CPU threads for the CPU provider (0: runtime default)')

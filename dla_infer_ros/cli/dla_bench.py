@@ -28,6 +28,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
+from dla_infer_ros.backends import BACKEND_CHOICES
 from dla_infer_ros.backends.base import PRECISIONS
 from dla_infer_ros.benchmark import (BenchOptions, default_devices, Device, PHOTOS_DIR,
                                      run_benchmark, STATISTICS)
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='',
                         help='comma-separated gpu, dla0, dla1, ..., cpu (cpu = ONNX Runtime); '
                              'default: every accelerator this host has')
-    parser.add_argument('--backend', default='auto', choices=('auto', 'tensorrt', 'onnxruntime'),
+    parser.add_argument('--backend', default='auto', choices=BACKEND_CHOICES,
                         help='backend for gpu and dla devices (default: auto)')
     parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
     parser.add_argument('--batch', type=int, default=1, help='images per query (default 1)')

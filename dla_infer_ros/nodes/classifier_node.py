@@ -37,7 +37,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass
 
-from dla_infer_ros.backends import BackendOptions
+from dla_infer_ros.backends import BACKEND_CHOICES, BackendOptions, BATCH_SIZES
 from dla_infer_ros.cdr import read_compressed_image, read_image
 from dla_infer_ros.classifier import Classifier, PREPROCESS_DEVICES, STAGES as CLASSIFIER_STAGES
 from dla_infer_ros.diagnostics import StatusBuilder
@@ -75,7 +75,7 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'model_path': ('', 'ONNX model (or TensorRT plan) with its contract .json next to it; '
                    'empty: the embedded EfficientNet-Lite0 (ImageNet)', True, None),
     'labels_path': ('', "labels file, one per line; empty: the model contract's", True, None),
-    'backend': ('auto', 'auto | tensorrt | onnxruntime', True, None),
+    'backend': ('auto', ' | '.join(BACKEND_CHOICES), True, None),
     'dla_core': (-1, 'DLA core to run on; -1 asks for the GPU', True, (-1, 15)),
     'allow_gpu_fallback': (True, 'run layers the DLA cannot run (or the whole model, when the '
                            'requested accelerator is missing) on the GPU/CPU instead of '
@@ -83,7 +83,7 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'precision': ('fp32', 'fp32 | fp16 | int8 | best (DLA needs fp16 or int8; fp16 is chosen '
                   'for the DLA unless int8 is asked)', True, None),
     'batch_size': (1, 'images per inference; queued frames are batched, never waited for',
-                   True, (1, 64)),
+                   True, BATCH_SIZES),
     'cpu_threads': (1, 'CPU threads of the CPU provider; 0: the runtime default', True, (0, 64)),
     'device_id': (0, 'CUDA device index', True, (0, 15)),
     'engine_cache_dir': ('', 'TensorRT engine cache folder; empty: ~/.cache/dla_infer_ros',
@@ -172,7 +172,7 @@ class ClassifierNode(Node):
         return self.get_parameter(name).value
 
     def _make_classifier(self) -> Classifier:
-        for name, choices in (('backend', ('auto', 'tensorrt', 'onnxruntime')),
+        for name, choices in (('backend', BACKEND_CHOICES),
                               ('image_reliability', RELIABILITIES),
                               ('preprocess_device', PREPROCESS_DEVICES),
                               ('dla_platform', DLA_PLATFORMS)):
