@@ -93,8 +93,8 @@ def resolve_backend_name(name: str) -> str:
         raise DlaInferError('backend=auto found no usable runtime; install one of: ' + '; '.join(
             f'{name}: {INSTALL_HINTS.get(entry.needs, "")}' for name, entry in BACKENDS.items()))
     if name not in BACKENDS:
-        raise DlaInferError(f'backend={name!r} requested; known backends: auto, '
-                            + ', '.join(sorted(BACKENDS)))
+        raise DlaInferError(f'backend={name!r} requested; known backends: '
+                            + ', '.join(BACKEND_CHOICES))
     return name
 
 
