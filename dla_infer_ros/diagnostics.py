@@ -46,13 +46,15 @@ class StatusBuilder:
         self._previous: Dict[str, int] = {}
 
     def build(self, report: DeviceReport, snapshot: Dict[str, object],
-              failure: str = '') -> StatusContent:
+              failure: str = '', state: str = 'active') -> StatusContent:
         """
         Describe the node's device and its numbers.
 
         :param report: requested vs effective device and layer placement.
         :param snapshot: :meth:`dla_infer_ros.stats.PipelineStats.snapshot`.
         :param failure: why the node stopped serving, if it did.
+        :param state: the node's lifecycle state; other than ``active``, the message
+            starts with it (the node does not serve then).
         :return: level (WARN on fallback or on rejected/failed frames since the
             last status, ERROR when every frame since then failed or the node
             stopped serving), message, values.
@@ -75,9 +77,12 @@ class StatusBuilder:
             level = ERROR
             problems.insert(0, f'stopped serving: {failure}')
         message = f'{report.summary()}; {fps:.1f} fps'
+        if state != 'active':
+            message = f'{state}, not serving; {message}'
         if problems:
             message += '; ' + '; '.join(problems)
-        values = [('requested_device', report.requested), ('effective_device', report.effective),
+        values = [('lifecycle_state', state), ('requested_device', report.requested),
+                  ('effective_device', report.effective),
                   ('backend', report.backend), ('fallback_reason', report.fallback_reason or '-'),
                   ('layer_placement', report.placement.summary())]
         values += [(key, value) for key, value in report.details]

@@ -25,7 +25,7 @@ from typing import Any, Dict, List
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 
 from dla_infer_ros.nodes.registry import CLASSIFIER
 from dla_infer_ros.topology import default_config_path, PACKAGE, write_parameter_file
@@ -58,10 +58,12 @@ def launch_setup(context: LaunchContext, *args: Any, **kwargs: Any) -> List[Node
     image_topic = value('image_topic')
     remappings = [] if image_topic == 'image' else [
         ('image', image_topic), ('image/compressed', f'{image_topic}/compressed')]
-    return [Node(package=PACKAGE, executable=CLASSIFIER.executable, name=value('node_name'),
-                 namespace=value('namespace') or None, parameters=parameters,
-                 remappings=remappings, output='screen',
-                 arguments=['--ros-args', '--log-level', value('log_level')])]
+    # A managed node: it configures and activates itself unless its autostart is false.
+    action = LifecycleNode if CLASSIFIER.lifecycle else Node
+    return [action(package=PACKAGE, executable=CLASSIFIER.executable, name=value('node_name'),
+                   namespace=value('namespace'), parameters=parameters,
+                   remappings=remappings, output='screen',
+                   arguments=['--ros-args', '--log-level', value('log_level')])]
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -31,8 +31,9 @@ from typing import Any, List
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 
+from dla_infer_ros.nodes.registry import NODE_KINDS
 from dla_infer_ros.topology import (build_topology, default_config_path, NodeSpec, PACKAGE,
                                     parse_bool, TopologyOptions, write_parameter_file)
 
@@ -72,14 +73,14 @@ def node_specs(context: LaunchContext) -> List[NodeSpec]:
 
 
 def launch_setup(context: LaunchContext, *args: Any, **kwargs: Any) -> List[Node]:
-    """:return: one Node action per node of the topology."""
+    """:return: one Node (or, for a managed node, LifecycleNode) action per node."""
     log_level = LaunchConfiguration('log_level').perform(context)
-    return [Node(package=PACKAGE, executable=spec.executable, name=spec.name,
-                 namespace=spec.namespace or None,
-                 parameters=[write_parameter_file(spec.parameters, spec.name)],
-                 remappings=list(spec.remappings), output='screen',
-                 arguments=['--ros-args', '--log-level', log_level])
-            for spec in node_specs(context)]
+    return [(LifecycleNode if NODE_KINDS[spec.executable].lifecycle else Node)(
+        package=PACKAGE, executable=spec.executable, name=spec.name, namespace=spec.namespace,
+        parameters=[write_parameter_file(spec.parameters, spec.name)],
+        remappings=list(spec.remappings), output='screen',
+        arguments=['--ros-args', '--log-level', log_level])
+        for spec in node_specs(context)]
 
 
 def generate_launch_description() -> LaunchDescription:

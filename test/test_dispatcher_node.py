@@ -49,7 +49,7 @@ class Rig:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Classification
-        from dla_infer_ros.cli.multi_accel import create_node
+        from dla_infer_ros.cli.multi_accel import create_node, start_managed
         configure_ros_environment()
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
@@ -62,6 +62,7 @@ class Rig:
                                                                 'image_depth': 100})
         self.specs = [*specs[:-1], dispatcher]
         self.nodes = [create_node(spec, self.context) for spec in self.specs]
+        start_managed(list(zip(self.specs, self.nodes)))
         self.dispatcher = self.nodes[-1]
         self.peer = rclpy.create_node('peer', context=self.context)
         self.image_pub = self.peer.create_publisher(

@@ -74,6 +74,13 @@ class ClassifierView(Protocol):
         """:return: why the node stopped serving, or ''."""
 
 
+class ManagedView(Protocol):
+    """A managed (lifecycle) node, as the runner drives it."""
+
+    def transition(self, name: str) -> None:
+        """Make lifecycle transition ``name``; :raises DlaInferError: when it fails."""
+
+
 class CountingView(Protocol):
     """What the report reads of the dispatcher and the image source."""
 
@@ -146,7 +153,10 @@ def create_node(spec: NodeSpec, context: Context) -> Node:
     kind = NODE_KINDS[spec.executable]
     module = importlib.import_module(kind.module)
     node_class = getattr(module, kind.class_name)
-    overrides = [Parameter(name, value=value) for name, value in spec.parameters.items()]
+    parameters = dict(spec.parameters)
+    if kind.lifecycle:
+        parameters['autostart'] = False  # start_managed() makes the transitions
+    overrides = [Parameter(name, value=value) for name, value in parameters.items()]
     cli_args = ['--ros-args']
     for source, target in spec.remappings:
         cli_args += ['-r', f'{source}:={target}']
@@ -165,6 +175,25 @@ def create_node(spec: NodeSpec, context: Context) -> Node:
         known = list(module.PARAMETERS)
         raise DlaInferError(f'node {spec.name}: {_unknown_parameters(unknown, known)}')
     return node
+
+
+def start_managed(nodes: Sequence[Tuple[NodeSpec, Node]]) -> None:
+    """
+    Configure the managed nodes one after another, then activate them all.
+
+    One model load (or engine build) at a time, as a lifecycle manager would, and no
+    node serves before every one is ready.
+
+    :raises DlaInferError: naming the node, when a transition fails.
+    """
+    managed = [(spec, cast(ManagedView, node)) for spec, node in nodes
+               if NODE_KINDS[spec.executable].lifecycle]
+    for transition in ('configure', 'activate'):
+        for spec, node in managed:
+            try:
+                node.transition(transition)
+            except DlaInferError as e:
+                raise DlaInferError(f'node {spec.name}: {e}') from e
 
 
 def _unknown_parameters(unknown: Sequence[str], known: Sequence[str]) -> str:
@@ -329,6 +358,7 @@ def run(argv: Optional[List[str]] = None) -> int:
         specs = build_topology(args.params_file, topology_options(args))
         for spec in specs:
             nodes.append((spec, create_node(spec, context)))
+        start_managed(nodes)
         executor = SingleThreadedExecutor(context=context)
         for _, node in nodes:
             executor.add_node(node)

@@ -25,12 +25,12 @@ image's header. This module only translates between ROS and those pieces.
 
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
@@ -58,6 +58,7 @@ STAGES = ('convert', *CLASSIFIER_STAGES, 'in_node', 'end_to_end')
 NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY',
                 'rgba8': 'RGBA', 'bgra8': 'BGRA', '8UC4': 'BGRA'}
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
+TRANSITIONS = ('configure', 'activate', 'deactivate', 'cleanup', 'shutdown')
 DLA_PLATFORMS = ('auto', 'xavier', 'orin')
 _LOG_THROTTLE_S = 5.0
 #: Default of max_image_pixels: 16.8 MP (4096 x 4096) holds 4K and most machine-vision
@@ -69,9 +70,13 @@ _KEPT_BUFFER_BYTES = 4096 * 2160 * 3
 #: Seconds shutdown waits for the frame in progress (a huge decode, a slow engine);
 #: a thread still busy after that is left to end with the process.
 STOP_WAIT_S = 1.0
+#: Seconds the cleanup transition waits for it before it fails (the model stays loaded).
+CLEANUP_WAIT_S = 10.0
 
 # name: (default, description, read_only, range)
 PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
+    'autostart': (True, 'configure and activate at start; false: stay unconfigured until a '
+                  'lifecycle manager or `ros2 lifecycle set` drives the node', True, None),
     'model_path': ('', 'ONNX model (or TensorRT plan) with its contract .json next to it; '
                    'empty: the embedded EfficientNet-Lite0 (ImageNet)', True, None),
     'labels_path': ('', "labels file, one per line; empty: the model contract's", True, None),
@@ -122,54 +127,222 @@ def _descriptor(name: str) -> ParameterDescriptor:
     return make_descriptor(default, description, read_only, bounds)
 
 
-class ClassifierNode(Node):
-    """Classifies the images of one topic on the accelerator its parameters choose."""
+class ClassifierNode(LifecycleNode):
+    """
+    Classifies the images of one topic on the accelerator its parameters choose.
+
+    A managed (lifecycle) node: *configure* loads or builds the model and says what
+    runs where, *activate* subscribes to the images, *deactivate* stops serving and
+    keeps the model, *cleanup* frees it (device memory included), *shutdown* ends the
+    node from any state. With ``autostart`` (the default) it configures and activates
+    itself at start; with ``autostart:=false`` a lifecycle manager or
+    ``ros2 lifecycle set`` drives it.
+    """
 
     def __init__(self, node_name: str = 'classifier', **kwargs: Any) -> None:
         """
-        Declare parameters, load the model on its device and start serving.
+        Declare parameters; with ``autostart``, configure and activate.
 
         :param node_name: the node name.
         :param kwargs: passed to :class:`rclpy.node.Node` (namespace, parameter_overrides, ...).
-        :raises DlaInferError: when the model cannot be loaded as asked.
+        :raises DlaInferError: when ``autostart`` is on and the model cannot be loaded as asked.
         """
         super().__init__(node_name, **kwargs)
         for name, (default, _, _, _) in PARAMETERS.items():
             declare_parameter(self, name, default, _descriptor(name))
-        self._classifier = self._make_classifier()
-        self._predicted_placement = self._predict_dla_placement()
-        self._order = self._classifier.contract.input_contract.channel_order
+        self._node_name = node_name
+        self._state = 'unconfigured'
+        self._in_process = False
+        self._transition_error = ''
         self._stats = PipelineStats(STAGES)
         self._status = StatusBuilder()
         self._status_lock = threading.Lock()
         self._failure = ''
-        self._frames = FrameQueue(self._param('queue_size'))
-        self._max_pixels = int(self._param('max_image_pixels'))
-        self._buffers: List[Optional[np.ndarray]] = [None] * self._classifier.batch_size
         self._latest_results: Sequence[Tuple[int, str, float]] = ()
-        self._classification_pub = self.create_publisher(Classification, 'classification', 10)
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                             reliability=ReliabilityPolicy.RELIABLE)
-        self._label_pub = self.create_publisher(LabelInfo, 'label_info', latched)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._reliability = ''
-        # Not self._subscriptions: newer rclpy (Jazzy, Kilted) keeps the node's own list there.
+        # Made by configure, freed by cleanup:
+        self._classifier: Optional[Classifier] = None
+        self._predicted_placement = ''
+        self._order = ''
+        self._frames: Optional[FrameQueue] = None
+        self._worker: Optional[threading.Thread] = None
+        self._max_pixels = MAX_IMAGE_PIXELS
+        self._buffers: List[Optional[np.ndarray]] = []
+        self._publishers_made: List[Any] = []
+        self._diag_timer: Optional[Any] = None
+        # Made by activate, destroyed by deactivate. Not self._subscriptions: newer rclpy
+        # (Jazzy, Kilted) keeps the node's own list there.
         self._image_subscriptions: List[Any] = []
+        self._qos_timer: Optional[Any] = None
+        self._reliability = ''
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._failed = self.create_guard_condition(lambda: None)
+        if self._param('autostart'):
+            self.start()
+
+    def _param(self, name: str) -> Any:
+        return self.get_parameter(name).value
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """
+        Configure, then activate (what ``autostart`` does).
+
+        :raises DlaInferError: with the reason, when either transition fails.
+        """
+        self.transition('configure')
+        self.transition('activate')
+
+    def transition(self, name: str) -> None:
+        """
+        Make lifecycle transition ``name`` from this process, as its services would.
+
+        :param name: configure, activate, deactivate, cleanup or shutdown.
+        :raises DlaInferError: with the reason when it fails (the caller reports it).
+        """
+        trigger = getattr(self, f'trigger_{name}', None) if name in TRANSITIONS else None
+        if trigger is None:
+            raise DlaInferError(f'no lifecycle transition {name!r}; expected one of '
+                                + ', '.join(TRANSITIONS))
+        self._in_process = True
+        try:
+            if trigger() != TransitionCallbackReturn.SUCCESS:
+                raise DlaInferError(self._transition_error
+                                    or f'{name} is not possible in state {self._state}')
+        finally:
+            self._in_process = False
+
+    @property
+    def lifecycle_state(self) -> str:
+        """:return: unconfigured, inactive, active or finalized."""
+        return self._state
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load or build the model, make the publishers and the inference thread."""
+        return self._transition('configure', self._configure)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the images: the node serves."""
+        return self._transition('activate', self._activate)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe and drop the queued frames; the model stays loaded."""
+        return self._transition('deactivate', self._deactivate)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the inference thread, free the model and the publishers."""
+        return self._transition('cleanup', self._cleanup)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Free whatever the node holds; the process then ends (status 0)."""
+        result = self._transition('shutdown', self._cleanup)
+        self._state = 'finalized'
+        self._failed.trigger()  # wakes the executor, whose loop ends on finished()
+        return result
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Free whatever the node holds and go back to unconfigured."""
+        return self._transition('error processing', self._cleanup)
+
+    def _transition(self, name: str, action: Callable[[], None]) -> TransitionCallbackReturn:
+        # rclpy turns an exception in a transition into ERROR without a word: say why here.
+        self._transition_error = ''
+        try:
+            action()
+        except Exception as e:
+            self._transition_error = str(e) if isinstance(e, DlaInferError) else \
+                f'{type(e).__name__}: {e}'
+            if not self._in_process:  # the caller in this process reports it
+                self.get_logger().error(f'{name} failed: {self._transition_error}')
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def _configure(self) -> None:
+        try:
+            classifier = self._classifier = self._make_classifier()
+            self._predicted_placement = self._predict_dla_placement(classifier)
+            self._order = classifier.contract.input_contract.channel_order
+            self._frames = FrameQueue(self._param('queue_size'))
+            self._max_pixels = int(self._param('max_image_pixels'))
+            self._buffers = [None] * classifier.batch_size
+            self._classification_pub = self.create_publisher(Classification, 'classification',
+                                                             10)
+            latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                                 reliability=ReliabilityPolicy.RELIABLE)
+            self._label_pub = self.create_publisher(LabelInfo, 'label_info', latched)
+            self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+            self._publishers_made = [self._classification_pub, self._label_pub,
+                                     self._diagnostics_pub]
+            self._diag_timer = self.create_timer(self._param('diagnostics_period'),
+                                                 self._publish_diagnostics)
+            self._publish_label_info()
+            self._worker = threading.Thread(target=self._serve, args=(self._frames, classifier),
+                                            name=f'{self._node_name}_inference', daemon=True)
+            self._worker.start()
+        except BaseException:
+            self._release(STOP_WAIT_S)
+            raise
+        self._state = 'inactive'
+
+    def _activate(self) -> None:
         wanted = self._param('image_reliability')
         self._subscribe('reliable' if wanted == 'auto' else wanted)
         self._check_image_qos()
         self._qos_timer = self.create_timer(1.0, self._check_image_qos)
-        self._diag_timer = self.create_timer(self._param('diagnostics_period'),
-                                             self._publish_diagnostics)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._failed = self.create_guard_condition(lambda: None)
-        self._publish_label_info()
-        self._worker = threading.Thread(target=self._serve, name=f'{node_name}_inference',
-                                        daemon=True)
-        self._worker.start()
+        self._state = 'active'
+        if not self._in_process:
+            self.get_logger().info(f'active: classifying '
+                                   f'{self._image_subscriptions[0].topic_name}')
 
-    def _param(self, name: str) -> Any:
-        return self.get_parameter(name).value
+    def _deactivate(self) -> None:
+        self._unsubscribe()
+        left = self._frames.clear() if self._frames is not None else 0
+        if left:
+            self._stats.count('dropped', left)
+        self._state = 'inactive'
+        self.get_logger().info('inactive: not serving; the model stays loaded')
+
+    def _cleanup(self) -> None:
+        self._release(CLEANUP_WAIT_S)
+        self._state = 'unconfigured'
+
+    def _release(self, wait_s: float, on_exit: bool = False) -> None:
+        """
+        Undo activate and configure, in reverse; safe to call in any state.
+
+        :param wait_s: seconds to wait for the frame in progress.
+        :param on_exit: the process ends: a frame still in progress after ``wait_s`` is
+            left to end with it (freeing the model under a running inference could crash).
+        :raises DlaInferError: when the frame in progress did not finish (not ``on_exit``):
+            the model stays loaded.
+        """
+        self._unsubscribe()
+        if self._frames is not None:
+            left = self._frames.close()
+            if left:
+                self._stats.count('dropped', left)
+        if self._worker is not None:
+            self._worker.join(timeout=wait_s)
+            if self._worker.is_alive():
+                if not on_exit:
+                    raise DlaInferError(f'the frame in progress did not finish within {wait_s} '
+                                        's; the model stays loaded')
+                restore_stderr()  # the frame may be decoding, with stderr caught
+                abandon(self._worker)
+                self.get_logger().warning(f'the frame in progress did not finish within '
+                                          f'{wait_s} s; not waiting for it')
+                return
+            self._worker = None
+        self._frames = None
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = None
+        for publisher in self._publishers_made:
+            self.destroy_publisher(publisher)
+        self._publishers_made = []
+        classifier, self._classifier = self._classifier, None
+        if classifier is not None:
+            classifier.deactivate()
 
     def _make_classifier(self) -> Classifier:
         for name, choices in (('backend', BACKEND_CHOICES),
@@ -201,25 +374,31 @@ class ClassifierNode(Node):
                                f'{classifier.preprocessing}')
         return classifier
 
-    def _predict_dla_placement(self) -> str:
+    def _predict_dla_placement(self, classifier: Classifier) -> str:
         # Runs only when a DLA core is asked for, next to what the backend reports.
-        contract = self._classifier.contract
+        contract = classifier.contract
         if self._param('dla_core') < 0 or not contract.model_path.endswith('.onnx'):
             return ''
         try:
             platform = choose_platform(self._param('dla_platform'))
-            prediction = analyze_model(contract.model_path, platform,
-                                       self._classifier.batch_size)
+            prediction = analyze_model(contract.model_path, platform, classifier.batch_size)
         except DlaInferError as e:
             self.get_logger().warning(f'offline DLA check skipped: {e}')
             return ''
-        actual = self._classifier.describe().placement.summary()
+        actual = classifier.describe().placement.summary()
         self.get_logger().info(f'offline DLA check predicts {prediction.summary()}; '
                                f'backend reports {actual}')
         return prediction.summary()
 
     def device_report(self) -> Any:
-        """:return: the :class:`dla_infer_ros.backends.DeviceReport` of the model."""
+        """
+        Say what was asked for and what runs the model.
+
+        :return: the :class:`dla_infer_ros.backends.DeviceReport` of the model.
+        :raises DlaInferError: when the node is not configured (no model loaded).
+        """
+        if self._classifier is None:
+            raise DlaInferError(f'{self.get_name()} is {self._state}: no model loaded')
         return self._classifier.describe()
 
     def stats_snapshot(self) -> Dict[str, object]:
@@ -237,6 +416,15 @@ class ClassifierNode(Node):
         if any(p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in publishers):
             return 'best_effort'
         return 'reliable'
+
+    def _unsubscribe(self) -> None:
+        for subscription in self._image_subscriptions:
+            self.destroy_subscription(subscription)
+        self._image_subscriptions = []
+        if self._qos_timer is not None:
+            self.destroy_timer(self._qos_timer)
+            self._qos_timer = None
+        self._reliability = ''
 
     def _subscribe(self, reliability: str) -> None:
         for subscription in self._image_subscriptions:
@@ -267,16 +455,19 @@ class ClassifierNode(Node):
         self._enqueue(msg, True)
 
     def _enqueue(self, msg: bytes, compressed: bool) -> None:
+        frames = self._frames
+        if frames is None:  # a callback already taken when cleanup ran
+            return
         self._stats.count('received')
-        dropped = self._frames.put(Frame(msg, compressed, time.perf_counter_ns()))
+        dropped = frames.put(Frame(msg, compressed, time.perf_counter_ns()))
         if dropped:
             self._stats.count('dropped', dropped)
 
     # -- inference thread ----------------------------------------------------------------
 
-    def _serve(self) -> None:
+    def _serve(self, frames: FrameQueue, classifier: Classifier) -> None:
         try:
-            self._serve_frames()
+            self._serve_frames(frames, classifier)
         except BaseException as e:  # the loop itself broke: say so, and end the process
             if self.context.ok():
                 self._stop_serving(f'{type(e).__name__}: {e}')
@@ -287,13 +478,13 @@ class ClassifierNode(Node):
         self._publish_diagnostics()  # ERROR now, before the process ends
         self._failed.trigger()  # wakes the executor, whose loop ends on failure()
 
-    def _serve_frames(self) -> None:
-        while not self._frames.closed:
-            frames = self._frames.take(self._classifier.batch_size, timeout=0.5)
+    def _serve_frames(self, queue: FrameQueue, classifier: Classifier) -> None:
+        while not queue.closed:
+            frames = queue.take(classifier.batch_size, timeout=0.5)
             if not frames:
                 continue
             try:
-                self._process(frames)
+                self._process(frames, classifier)
             except Exception as e:  # whatever one frame raises must not end the serving loop
                 if not self.context.ok():
                     return  # shutting down (Ctrl-C): the publishers went with the context
@@ -301,12 +492,13 @@ class ClassifierNode(Node):
                 self.get_logger().error(f'frame failed: {type(e).__name__}: {e}',
                                         throttle_duration_sec=_LOG_THROTTLE_S)
 
-    def _process(self, frames: List[Frame]) -> None:
+    def _process(self, frames: List[Frame], classifier: Classifier) -> None:
         images, kept, order = [], [], self._order
         for slot, frame in enumerate(frames):
             start = time.perf_counter_ns()
             try:
-                image, order, header = self._convert(frame, slot, len(frames))
+                image, order, header = self._convert(frame, slot, len(frames),
+                                                     classifier.orders)
             except DlaInferError as e:
                 self._stats.count('rejected')
                 self.get_logger().warning(f'image rejected: {e}',
@@ -318,13 +510,13 @@ class ClassifierNode(Node):
         if not images:
             return
         try:
-            results = self._classifier.classify(images, order)
+            results = classifier.classify(images, order)
         except DlaInferError as e:
             self._stats.count('failed', len(images))
             self.get_logger().error(f'inference failed: {e}',
                                     throttle_duration_sec=_LOG_THROTTLE_S)
             return
-        self._stats.record(self._classifier.last_timings)
+        self._stats.record(classifier.last_timings)
         for (frame, header), frame_results in zip(kept, results):
             self._publish(frame, header, frame_results)
 
@@ -343,7 +535,8 @@ class ClassifierNode(Node):
         header.stamp.sec, header.stamp.nanosec = fields.stamp_sec, fields.stamp_nanosec
         return fields, header
 
-    def _convert(self, frame: Frame, slot: int, count: int) -> Tuple[np.ndarray, str, Header]:
+    def _convert(self, frame: Frame, slot: int, count: int,
+                 orders: Sequence[str]) -> Tuple[np.ndarray, str, Header]:
         fields, header = self._read(frame)
         if frame.compressed:
             damage: List[str] = []
@@ -355,7 +548,7 @@ class ClassifierNode(Node):
         else:
             view, info = image_to_array(fields, self._max_pixels)
         native = NATIVE_ORDER.get(info.name)
-        if native in self._classifier.orders and (native == self._order or count == 1):
+        if native in orders and (native == self._order or count == 1):
             # The preprocessing resizes first and swaps or picks channels on the small image
             # (a batch shares one order: there, only the model's own is read as is).
             return (view[:, :, 0] if native == 'GRAY' else view), str(native), header
@@ -383,15 +576,18 @@ class ClassifierNode(Node):
 
     def _on_set_parameters(self, parameters: List[Any]) -> SetParametersResult:
         # rclpy.parameter.Parameter: generic in newer rclpy only, so typed loosely here.
-        top_k, threshold = self._classifier.top_k, self._classifier.score_threshold
+        top_k, threshold = self._param('top_k'), self._param('score_threshold')
         for parameter in parameters:
             if parameter.name == 'top_k':
                 top_k = int(parameter.value)
             elif parameter.name == 'score_threshold':
                 threshold = float(parameter.value)
-        changed_threshold = threshold != self._classifier.score_threshold
+        classifier = self._classifier
+        if classifier is None:  # configure reads them
+            return SetParametersResult(successful=True)
+        changed_threshold = threshold != classifier.score_threshold
         try:
-            self._classifier.set_limits(top_k, threshold)
+            classifier.set_limits(top_k, threshold)
         except DlaInferError as e:
             return SetParametersResult(successful=False, reason=str(e))
         if changed_threshold:
@@ -401,11 +597,14 @@ class ClassifierNode(Node):
     def _publish_label_info(self) -> None:
         msg = LabelInfo()
         msg.header.stamp = self.get_clock().now().to_msg()
-        postprocessor = self._classifier.postprocessor
+        classifier = self._classifier
+        if classifier is None:
+            return
+        postprocessor = classifier.postprocessor
         labels = postprocessor.labels if postprocessor is not None else ()
         msg.class_map = [VisionClass(class_id=i, class_name=label)
                          for i, label in enumerate(labels)]
-        msg.threshold = float(self._classifier.score_threshold)
+        msg.threshold = float(classifier.score_threshold)
         self._label_pub.publish(msg)
 
     def latest_results(self) -> Sequence[Tuple[int, str, float]]:
@@ -416,15 +615,23 @@ class ClassifierNode(Node):
         """:return: why the node stopped serving, or '' while it serves."""
         return self._failure
 
+    def finished(self) -> bool:
+        """:return: True once the node was shut down through its lifecycle (finalized)."""
+        return self._state == 'finalized'
+
     def stop_report(self) -> str:
         """:return: one line of what the node did, for its log when it stops."""
         counters = self._stats.counters()
         return 'frames: ' + ', '.join(f'{count} {name}' for name, count in counters.items())
 
     def _publish_diagnostics(self) -> None:
-        report = self._classifier.describe()
+        classifier = self._classifier
+        if classifier is None:
+            return
+        report = classifier.describe()
         with self._status_lock:  # the timer, and the inference thread when it stops
-            content = self._status.build(report, self._stats.snapshot(), self._failure)
+            content = self._status.build(report, self._stats.snapshot(), self._failure,
+                                         self._state)
         if self._predicted_placement:
             content.values.append(('predicted_dla_placement', self._predicted_placement))
         status = DiagnosticStatus(
@@ -437,23 +644,8 @@ class ClassifierNode(Node):
 
     def destroy_node(self) -> None:
         """Stop the inference thread and free the model, then destroy the node."""
-        # Also reached when the constructor failed half-way.
-        frames: Optional[FrameQueue] = getattr(self, '_frames', None)
-        left = frames.close() if frames is not None else 0
-        if left:
-            self._stats.count('dropped', left)
-        worker: Optional[threading.Thread] = getattr(self, '_worker', None)
-        if worker is not None and worker.is_alive():
-            worker.join(timeout=STOP_WAIT_S)
-        classifier: Optional[Classifier] = getattr(self, '_classifier', None)
-        if worker is not None and worker.is_alive():
-            # Freeing the model under a running inference could crash: leave it to the exit.
-            restore_stderr()  # the frame may be decoding, with stderr caught
-            abandon(worker)
-            self.get_logger().warning(f'the frame in progress did not finish within '
-                                      f'{STOP_WAIT_S} s; not waiting for it')
-        elif classifier is not None:
-            classifier.deactivate()
+        if hasattr(self, '_failed'):  # else the constructor failed before anything was made
+            self._release(STOP_WAIT_S, on_exit=True)
         super().destroy_node()
 
 

@@ -193,6 +193,10 @@ class DispatcherNode(Node):
         """:return: '' (the dispatcher serves from the executor only)."""
         return ''
 
+    def finished(self) -> bool:
+        """:return: False: this node ends with its process only."""
+        return False
+
     def stop_report(self) -> str:
         """:return: one line of what the node did, for its log when it stops."""
         stats = self.stats_snapshot()

@@ -72,6 +72,13 @@ class FrameQueue:
                 taken.append(self._frames.popleft())
             return taken
 
+    def clear(self) -> int:
+        """:return: the number of frames dropped from the queue, which stays open."""
+        with self._condition:
+            left = len(self._frames)
+            self._frames.clear()
+            return left
+
     def close(self) -> int:
         """
         Wake the waiting thread for good.

@@ -120,6 +120,10 @@ class ImageSourceNode(Node):
         """:return: ``{'published': frames published so far}``."""
         return {'published': self.frames_published}
 
+    def finished(self) -> bool:
+        """:return: False: this node ends with its process only."""
+        return False
+
     def stop_report(self) -> str:
         """:return: one line of what the node did, for its log when it stops."""
         return f'{self.frames_published} frames published'

@@ -28,11 +28,17 @@ from typing import Dict
 
 @dataclasses.dataclass(frozen=True)
 class NodeKind:
-    """A node: its executable (console script), its module (with ``main``) and its class."""
+    """
+    A node: its executable (console script), its module (with ``main``) and its class.
+
+    ``lifecycle``: a managed node (``rclpy.lifecycle``): the launch files start it with
+    launch_ros's lifecycle action, ``multi_accel`` makes its transitions itself.
+    """
 
     executable: str
     module: str
     class_name: str
+    lifecycle: bool = False
 
     @property
     def console_script(self) -> str:
@@ -40,7 +46,8 @@ class NodeKind:
         return f'{self.executable} = {self.module}:main'
 
 
-CLASSIFIER = NodeKind('classifier', 'dla_infer_ros.nodes.classifier_node', 'ClassifierNode')
+CLASSIFIER = NodeKind('classifier', 'dla_infer_ros.nodes.classifier_node', 'ClassifierNode',
+                      lifecycle=True)
 DISPATCHER = NodeKind('dispatcher', 'dla_infer_ros.nodes.dispatcher_node', 'DispatcherNode')
 IMAGE_SOURCE = NodeKind('image_source', 'dla_infer_ros.nodes.image_source_node',
                         'ImageSourceNode')

@@ -46,6 +46,9 @@ class ServingNode(Protocol):
     def stop_report(self) -> str:
         """:return: one line of what the node did, logged when it stops."""
 
+    def finished(self) -> bool:
+        """:return: True once the node ended its work as asked (a lifecycle shutdown)."""
+
 
 def abandon(thread: threading.Thread) -> None:
     """
@@ -72,7 +75,7 @@ def exit_process(status: int) -> None:
 
 def serve(executor: Executor, nodes: Sequence[ServingNode], duration: float = 0.0) -> float:
     """
-    Run ``executor`` until shutdown, ``duration`` seconds (0: no limit) or a node's failure.
+    Run ``executor`` until shutdown, ``duration`` seconds (0: no limit), a node's failure or end.
 
     :return: the seconds served.
     :raises KeyboardInterrupt: on Ctrl-C (or what the caller's signal handlers raise).
@@ -82,7 +85,7 @@ def serve(executor: Executor, nodes: Sequence[ServingNode], duration: float = 0.
     context = executor.context
     try:
         while (context.ok() and time.monotonic() < deadline
-               and not any(node.failure() for node in nodes)):
+               and not any(node.failure() or node.finished() for node in nodes)):
             executor.spin_once(timeout_sec=WAIT_S)
     except ExternalShutdownException:
         pass
@@ -103,7 +106,8 @@ def spin_node(make_node: Callable[[], Node], name: str,
     ``--params-file``) logs one fatal line and the process exits with status 1;
     so does a node whose serving thread stopped (:meth:`ServingNode.failure`).
     Ctrl-C, SIGTERM and external shutdown end with the node's
-    :meth:`ServingNode.stop_report` in the log and status 0 (:func:`exit_process`).
+    :meth:`ServingNode.stop_report` in the log and status 0 (:func:`exit_process`),
+    as does a node shut down through its lifecycle (:meth:`ServingNode.finished`).
 
     :param make_node: builds the node (after ``rclpy.init``).
     :param name: logger name for the start-up failure.
