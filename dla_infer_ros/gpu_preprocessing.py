@@ -26,13 +26,13 @@ the engine that reads the buffer runs next on the same stream.
 """
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from dla_infer_ros.backends.cuda.interface import (CudaApi, DeviceBuffer, Event, HostBuffer,
                                                    Region2D, Stream)
-from dla_infer_ros.backends.cuda.kernels import compile_kernel, Kernel
+from dla_infer_ros.backends.cuda.kernels import compile_kernel, Kernel, PackedArgs
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.model_contract import InputContract
 from dla_infer_ros.preprocessing import geometry
@@ -153,7 +153,7 @@ class _Slot:
     host: Optional[HostBuffer] = None  # flat bytes; grows, never shrinks
     device: Optional[DeviceBuffer] = None
     region: Region2D = Region2D(0, 0, 0, 0)  # what of ``host`` is uploaded, rows packed
-    args: List[Tuple[str, Any]] = dataclasses.field(default_factory=list)  # of the kernel
+    launch: Optional[PackedArgs] = None  # the kernel's arguments: a camera's frames share them
     rows_for: Tuple[int, ...] = ()  # the geometry ``rows`` was computed for
     rows: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.intp))
 
@@ -294,11 +294,19 @@ class GpuPreprocessor:
         if self.contract.channel_order == 'BGR':
             colour = colour[::-1]
         to_gray = int(self.contract.channel_order == 'GRAY' and channels > 1)
-        state.args = [('int', crop_w), ('int', crop_h), ('int', crop_w * channels),
-                      ('int', channels),
-                      *(('int', c) for c in colour), ('int', to_gray), ('int', int(row_pairs)),
-                      ('int', window[1].start), ('int', window[0].start),
-                      ('int', window[1].stop - window[1].start), ('int', win_h)]
+        if state.device is None:  # _staging() allocates it
+            raise DlaInferError(f'slot {slot} has no device buffer')
+        args = [('ptr', state.device.ptr), ('int', crop_w), ('int', crop_h),
+                ('int', crop_w * channels), ('int', channels),
+                *(('int', c) for c in colour), ('int', to_gray), ('int', int(row_pairs)),
+                ('int', window[1].start), ('int', window[0].start),
+                ('int', window[1].stop - window[1].start), ('int', win_h),
+                ('ptr', self._output.ptr + slot * self._slot_bytes),
+                ('int', self.contract.width), ('int', self.contract.height),
+                ('int', self.contract.channels),
+                *(('float', g) for g in self._gain), *(('float', o) for o in self._offset)]
+        if state.launch is None or list(state.launch) != args:
+            state.launch = PackedArgs(args)  # packed here, not in enqueue(): the CPU's part
 
     def _row_pairs(self, state: _Slot, shape: Tuple[int, ...], rows: slice,
                    win_h: int) -> np.ndarray:
@@ -326,17 +334,11 @@ class GpuPreprocessor:
     def enqueue(self, slot: int = 0) -> None:
         """Enqueue the upload of the staged crop and the kernel (the GPU's part)."""
         state = self._slots[slot]
-        if state.host is None or state.device is None or not state.args:
+        if state.host is None or state.device is None or state.launch is None:
             raise DlaInferError(f'nothing staged in slot {slot}')
         with self._api.bound():
             self._api.copy_htod_2d_async(state.device, state.host, state.region, self._stream)
-            self._kernel.launch(self._grid, _BLOCK, [
-                ('ptr', state.device.ptr), *state.args,
-                ('ptr', self._output.ptr + slot * self._slot_bytes),
-                ('int', self.contract.width), ('int', self.contract.height),
-                ('int', self.contract.channels),
-                *(('float', g) for g in self._gain), *(('float', o) for o in self._offset)],
-                self._stream)
+            self._kernel.launch(self._grid, _BLOCK, state.launch, self._stream)
 
     def _staging(self, slot: _Slot, shape: Tuple[int, ...], device_bytes: int) -> np.ndarray:
         """

@@ -21,6 +21,7 @@ event timing and memory stability over 10 000 iterations need a GPU
 (``@pytest.mark.gpu``, skipped with the reason where there is none).
 """
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -112,6 +113,19 @@ def test_pycuda_errors_are_translated() -> None:
         raise RuntimeError('cuMemAlloc failed: out of memory')
     with pytest.raises(DlaInferError, match='pycuda call mem_alloc failed: cuMemAlloc failed'):
         pycuda_adapter._checked('mem_alloc', launch)
+
+
+def test_packed_kernel_arguments_point_at_their_c_values() -> None:
+    from dla_infer_ros.backends.cuda.kernels import PackedArgs
+    args = [('ptr', 0x7f0012345678), ('int', -3), ('float', 0.1), ('int', 7)]
+    packed = PackedArgs(args)
+    assert list(packed) == args and len(packed) == 4 and packed[1] == ('int', -3)
+    assert packed == PackedArgs(args) and packed != PackedArgs(args[:3])
+    pointers = (ctypes.c_void_p * 4).from_address(packed.address)
+    assert ctypes.c_void_p.from_address(pointers[0]).value == 0x7f0012345678
+    assert ctypes.c_int.from_address(pointers[1]).value == -3
+    assert ctypes.c_float.from_address(pointers[2]).value == pytest.approx(0.1)
+    assert ctypes.c_int.from_address(pointers[3]).value == 7
 
 
 @pytest.mark.skipif(is_available('pycuda.driver'), reason='pycuda is installed here')

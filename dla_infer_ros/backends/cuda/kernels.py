@@ -24,7 +24,7 @@ driver then compiles for the GPU, once per process and configuration.
 import ctypes
 import threading
 from types import ModuleType
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Iterator, Sequence, Tuple, Union
 
 from dla_infer_ros._optional import require
 from dla_infer_ros.backends.cuda.interface import _Owned, CudaApi, Stream
@@ -32,6 +32,49 @@ from dla_infer_ros.errors import DlaInferError
 
 #: ctypes of the kernel arguments this module passes.
 ARG_TYPES = {'ptr': ctypes.c_void_p, 'int': ctypes.c_int, 'float': ctypes.c_float}
+
+
+class PackedArgs(Sequence[Tuple[str, Any]]):
+    """
+    Kernel arguments converted to C once, for launches that repeat them.
+
+    The driver copies the arguments at each launch, so one packing serves every launch;
+    packing 20-odd arguments takes the binding longer than the launch itself. Still a
+    sequence of (kind, value), as :meth:`Kernel.launch` also takes.
+    """
+
+    def __init__(self, args: Sequence[Tuple[str, Any]]) -> None:
+        """:param args: (kind, value) per parameter, kind in :data:`ARG_TYPES`."""
+        self.args = tuple((kind, int(v) if kind != 'float' else float(v)) for kind, v in args)
+        self._values = [ARG_TYPES[kind](value)  # type: ignore[arg-type]
+                        for kind, value in self.args]
+        self._pointers = (ctypes.c_void_p * len(self._values))(
+            *(ctypes.addressof(value) for value in self._values))
+
+    @property
+    def address(self) -> int:
+        """:return: the address of the ``void*`` array ``cuLaunchKernel`` takes."""
+        return ctypes.addressof(self._pointers)
+
+    def __getitem__(self, index: Any) -> Any:
+        """:return: the (kind, value) pair(s) at ``index``."""
+        return self.args[index]
+
+    def __len__(self) -> int:
+        """:return: the number of arguments."""
+        return len(self.args)
+
+    def __iter__(self) -> Iterator[Tuple[str, Any]]:
+        """:return: the (kind, value) pairs."""
+        return iter(self.args)
+
+    def __eq__(self, other: object) -> bool:
+        """:return: True for the same arguments."""
+        return isinstance(other, PackedArgs) and other.args == self.args
+
+    def __hash__(self) -> int:
+        """:return: the hash of the arguments."""
+        return hash(self.args)
 
 
 class Kernel(_Owned):
@@ -46,18 +89,23 @@ class Kernel(_Owned):
         self._driver = driver
 
     def launch(self, grid: Tuple[int, int, int], block: Tuple[int, int, int],
-               args: Sequence[Tuple[str, Any]], stream: Stream) -> None:
+               args: Union[PackedArgs, Sequence[Tuple[str, Any]]], stream: Stream) -> None:
         """
         Enqueue the kernel on ``stream``.
 
-        :param args: (kind, value) per parameter, kind in :data:`ARG_TYPES`.
+        :param args: (kind, value) per parameter, kind in :data:`ARG_TYPES`; packed once
+            (:class:`PackedArgs`) where the same arguments are launched again and again.
         :raises DlaInferError: when the launch is refused.
         """
         self._check_alive(f'kernel {self.name}')
-        values = tuple(int(v) if kind != 'float' else float(v) for kind, v in args)
-        types = tuple(ARG_TYPES[kind] for kind, _ in args)
+        params: Any
+        if isinstance(args, PackedArgs):
+            params = args.address
+        else:
+            values = tuple(int(v) if kind != 'float' else float(v) for kind, v in args)
+            params = (values, tuple(ARG_TYPES[kind] for kind, _ in args))
         err, = self._driver.cuLaunchKernel(self.function, *grid, *block, 0, stream.native,
-                                           (values, types), 0)
+                                           params, 0)
         _check(self._driver, err, f'cuLaunchKernel({self.name})')
 
     def _forget(self) -> None:
