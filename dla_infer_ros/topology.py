@@ -184,9 +184,8 @@ def classifier_specs(path: str, sections: Mapping[str, Mapping[str, ParameterVal
         if options.model_path:
             parameters['model_path'] = options.model_path
         parameters.update(options.classifier_overrides)
-        prefix = f'{namespace}/{name}' if namespace else name
         specs.append(NodeSpec(name, namespace, registry.CLASSIFIER.executable, parameters,
-                              classifier_remappings(prefix, options)))
+                              classifier_remappings(namespace, name, options)))
     if not specs:
         raise DlaInferError(f'parameters file {path!r} names no classifier node; sections '
                             f'found: {", ".join(sections)} (reserved: /**, {DISPATCHER}, '
@@ -194,16 +193,25 @@ def classifier_specs(path: str, sections: Mapping[str, Mapping[str, ParameterVal
     return specs
 
 
-def classifier_remappings(prefix: str, options: TopologyOptions) -> Tuple[Tuple[str, str], ...]:
+def classifier_remappings(namespace: str, name: str,
+                          options: TopologyOptions) -> Tuple[Tuple[str, str], ...]:
     """
-    Give a classifier its own output topics, and its input from the camera or the dispatcher.
+    Give a classifier its own topics, ``<namespace>/<name>/...``, and its camera input.
 
-    :param prefix: the node's :attr:`NodeSpec.topic_prefix`.
+    The targets are resolved in the node's namespace, so its own topics are written
+    relative to it (``name/...``). The camera topic is named from the launch's root (where
+    the image source and the dispatcher live): a relative one is made absolute for a
+    node in a namespace. With the dispatcher the input is the node's own
+    ``<namespace>/<name>/image``, which the dispatcher publishes.
     """
-    source = f'{prefix}/image' if options.use_dispatcher else options.image_topic
-    rules = [('image', source), ('image/compressed', f'{source}/compressed'),
-             ('classification', f'{prefix}/classification'),
-             ('label_info', f'{prefix}/label_info')]
+    if options.use_dispatcher:
+        source = f'{name}/image'
+    elif namespace and not options.image_topic.startswith('/'):
+        source = f'/{options.image_topic}'
+    else:
+        source = options.image_topic
+    rules = [('image', source), ('classification', f'{name}/classification'),
+             ('label_info', f'{name}/label_info')]
     return tuple((src, dst) for src, dst in rules if src != dst)
 
 

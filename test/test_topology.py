@@ -63,7 +63,7 @@ class TestShippedConfig:
             assert (spec.parameters['queue_size'], spec.parameters['image_depth']) == (1, 1)
             remaps = dict(spec.remappings)
             assert remaps['image'] == '/camera/image_raw'
-            assert remaps['image/compressed'] == '/camera/image_raw/compressed'
+            assert 'image/compressed' not in remaps  # the node derives it from image
         outputs = [dict(s.remappings)['classification'] for s in specs]
         assert len(set(outputs)) == len(outputs)
 
@@ -188,8 +188,32 @@ class TestParameterFiles:
         assert dict(front.parameters) == {'top_k': 1, 'backend': 'tensorrt', **held}
         assert (rear.namespace, rear.topic_prefix) == ('robot', 'robot/rear')
         assert dict(rear.parameters) == {'top_k': 3, 'backend': 'auto', 'dla_core': 1, **held}
-        assert dict(rear.remappings)['image'] == 'robot/rear/image'
+        # Targets resolve in the node's namespace: relative to it, not doubled.
+        assert dict(rear.remappings) == {'image': 'rear/image',
+                                         'classification': 'rear/classification',
+                                         'label_info': 'rear/label_info'}
         assert specs['dispatcher'].parameters['targets'] == ['front_gpu', 'robot/rear']
+
+    def test_a_namespaced_node_reads_the_camera_named_from_the_root(
+            self, tmp_path: 'os.PathLike[str]') -> None:
+        path = write(tmp_path, """
+            robot/front_gpu:
+              ros__parameters:
+                dla_core: -1
+            front_dla:
+              ros__parameters:
+                dla_core: 0
+            """)
+        specs = by_name(build_topology(path))
+        # The camera of the launch (image, relative) is /image for the namespaced node too,
+        # where the image source publishes; a relative name would resolve to /robot/image.
+        assert dict(specs['front_gpu'].remappings) == {
+            'image': '/image', 'classification': 'front_gpu/classification',
+            'label_info': 'front_gpu/label_info'}
+        assert dict(specs['front_dla'].remappings) == {
+            'classification': 'front_dla/classification', 'label_info': 'front_dla/label_info'}
+        absolute = by_name(build_topology(path, TopologyOptions(image_topic='/robot/camera')))
+        assert dict(absolute['front_gpu'].remappings)['image'] == '/robot/camera'
 
     @pytest.mark.parametrize('text, message', [
         ('/**:\n  ros__parameters:\n    top_k: 3\n', 'names no classifier node'),
