@@ -35,7 +35,8 @@ ARGUMENTS = (
     ('params_file', default_config_path('classifier.yaml'), 'parameters file of the node'),
     ('model_path', '', "model to run; empty: the file's model_path"),
     ('dla_core', '', "DLA core to run on, -1 for the GPU; empty: the file's dla_core"),
-    ('image_topic', 'image', 'camera topic (sensor_msgs/Image; <topic>/compressed as well)'),
+    ('image_topic', 'image', 'camera topic (sensor_msgs/Image; with the image_transport '
+     'parameter compressed, <topic>/compressed is read)'),
     ('node_name', 'classifier', 'node name'),
     ('namespace', '', 'node namespace; its topics are relative to it'),
     ('log_level', 'info', 'log level: debug, info, warn, error or fatal'),
@@ -56,8 +57,7 @@ def launch_setup(context: LaunchContext, *args: Any, **kwargs: Any) -> List[Node
     if overrides:
         parameters.append(write_parameter_file(overrides, value('node_name')))
     image_topic = value('image_topic')
-    remappings = [] if image_topic == 'image' else [
-        ('image', image_topic), ('image/compressed', f'{image_topic}/compressed')]
+    remappings = [] if image_topic == 'image' else [('image', image_topic)]
     # A managed node: it configures and activates itself unless its autostart is false.
     action = LifecycleNode if CLASSIFIER.lifecycle else Node
     return [action(package=PACKAGE, executable=CLASSIFIER.executable, name=value('node_name'),

@@ -39,6 +39,8 @@ pytestmark = [
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLOURS = {'red': (255, 0, 0), 'green': (0, 255, 0), 'blue': (0, 0, 255)}
+#: The tiny model's labels; class_id carries the index into them (the vision_msgs contract).
+LABELS = ['red', 'green', 'blue', 'other']
 NODE_MODULE = 'dla_infer_ros.nodes.classifier_node'
 
 
@@ -87,6 +89,23 @@ class Peer:
         sent, deadline = 0, time.monotonic() + timeout
         while self.warm_up_results == 0 and time.monotonic() < deadline:
             self.publish(pixels, kind, -1, frame_id='warm_up')
+            sent += 1
+            self.spin_until(lambda: self.warm_up_results > 0, 0.5)
+        assert self.spin_until(lambda: self.warm_up_results == sent, 10.0), (
+            f'{self.warm_up_results} of {sent} warm-up frames came back')
+        return sent
+
+    def warm_up_compressed(self, publisher: Any, timeout: float = 20.0) -> int:
+        """:meth:`warm_up` for a node reading ``image_transport: compressed``."""
+        import cv2
+        from sensor_msgs.msg import CompressedImage
+        assert self.spin_until(lambda: publisher.get_subscription_count() > 0, 30.0)
+        data = cv2.imencode('.png', _frame('red', 48, 64)[:, :, ::-1])[1].tobytes()
+        sent, deadline = 0, time.monotonic() + timeout
+        while self.warm_up_results == 0 and time.monotonic() < deadline:
+            msg = CompressedImage(format='png', data=data)
+            msg.header.frame_id = 'warm_up'
+            publisher.publish(msg)
             sent += 1
             self.spin_until(lambda: self.warm_up_results > 0, 0.5)
         assert self.spin_until(lambda: self.warm_up_results == sent, 10.0), (
@@ -168,7 +187,7 @@ def test_reliable_camera_every_frame_classified_with_its_header(
     for index, colour in frames:
         result = got[(f'camera_{index}', 1000 + index, 123)]
         scores = [h.score for h in result.results]
-        assert result.results[0].class_id == colour
+        assert LABELS[int(result.results[0].class_id)] == colour
         assert len(scores) == 3 and scores == sorted(scores, reverse=True)
     status = peer.latest_status()
     assert status['frames_received'] == str(30 + warm) and status['frames_rejected'] == '0'
@@ -236,7 +255,7 @@ def test_best_effort_camera_with_large_image_profile(tiny_model: str) -> None:
     peer.close()
     assert 'image subscription now best_effort' in log
     assert len(peer.classifications) == 30, f'{len(peer.classifications)} of 30 arrived'
-    colours = [c.results[0].class_id for c in sorted(
+    colours = [LABELS[int(c.results[0].class_id)] for c in sorted(
         peer.classifications, key=lambda c: c.header.stamp.sec)]
     assert colours == [list(COLOURS)[i % 3] for i in range(30)]
 
@@ -282,7 +301,7 @@ class TestInProcess:
         assert node.set_parameters([Parameter('top_k', value=2)])[0].successful
         peer.publish(_frame('blue', 32, 32), 'rgb8', 1)
         assert peer.spin_until(lambda: len(peer.classifications) == 2, 10.0)
-        assert [h.class_id for h in peer.classifications[1].results][:1] == ['blue']
+        assert [h.class_id for h in peer.classifications[1].results][:1] == ['2']  # blue
         assert len(peer.classifications[1].results) == 2
 
     def test_label_info_is_latched(self, node_and_peer: Tuple[Any, Peer]) -> None:
@@ -325,41 +344,79 @@ def test_rclpy_own_subscriptions_are_kept(tiny_model: str) -> None:
     topics = sorted(s.topic_name for s in node.subscriptions)
     node.destroy_node()
     peer.close()
-    assert topics == ['/clock', '/image', '/image/compressed']
+    assert topics == ['/clock', '/image']  # one transport: raw unless image_transport says
 
 
-def test_compressed_frames_are_served(peer: Peer, tiny_model: str) -> None:
+def test_compressed_frames_are_served_on_the_image_transport_topic(peer: Peer,
+                                                                   tiny_model: str) -> None:
+    # image_transport's name: the base topic after remapping, then /compressed.
     import cv2
     from sensor_msgs.msg import CompressedImage
-    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100}
+    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100,
+              'image_transport': 'compressed'}
+    publisher = peer.node.create_publisher(CompressedImage, '/camera/image_raw/compressed', 100)
+
+    def compressed(colour: str, kind: str, index: int) -> Any:
+        msg = CompressedImage(format=f'bgr8; {kind} compressed bgr8')
+        msg.data = cv2.imencode(f'.{kind}', _frame(colour, 48, 64)[:, :, ::-1])[1].tobytes()
+        msg.header.frame_id, msg.header.stamp.sec = f'camera_{index}', 1000 + index
+        return msg
+
+    with NodeProcess(NODE_MODULE, params, ['-r', 'image:=/camera/image_raw']) as node:
+        peer.warm_up_compressed(publisher)
+        for index, (colour, kind) in enumerate([('blue', 'png'), ('green', 'jpeg')]):
+            publisher.publish(compressed(colour, kind, index))
+        assert peer.spin_until(lambda: len(peer.classifications) >= 2, 20.0), node.stop()
+        node.stop()
+    got = {c.header.frame_id: (c.header.stamp.sec, LABELS[int(c.results[0].class_id)])
+           for c in peer.classifications}
+    assert got == {'camera_0': (1000, 'blue'), 'camera_1': (1001, 'green')}
+
+
+def test_a_camera_publishing_raw_and_compressed_is_served_once_per_frame(
+        peer: Peer, tiny_model: str) -> None:
+    # As an image_transport camera does: every frame on image and on image/compressed.
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100,
+              'result_class_id': 'label'}
     publisher = peer.node.create_publisher(CompressedImage, 'image/compressed', 100)
     with NodeProcess(NODE_MODULE, params) as node:
         assert peer.wait_for_node(), node.stop()
-        peer.warm_up(_frame('red', 48, 64), 'rgb8')
-        for index, (colour, kind) in enumerate([('blue', 'png'), ('green', 'jpeg')]):
-            msg = CompressedImage(format=f'bgr8; {kind} compressed bgr8')
-            msg.data = cv2.imencode(f'.{kind}', _frame(colour, 48, 64)[:, :, ::-1])[1].tobytes()
+        warm = peer.warm_up(_frame('red', 48, 64), 'rgb8')
+        assert publisher.get_subscription_count() == 0
+        for index in range(10):
+            colour = list(COLOURS)[index % 3]
+            msg = CompressedImage(format='bgr8; png compressed bgr8')
+            msg.data = cv2.imencode('.png', _frame(colour, 48, 64)[:, :, ::-1])[1].tobytes()
             msg.header.frame_id, msg.header.stamp.sec = f'camera_{index}', 1000 + index
             publisher.publish(msg)
-        assert peer.spin_until(lambda: len(peer.classifications) >= 2, 20.0), node.stop()
+            peer.publish(_frame(colour, 48, 64), 'rgb8', index)
+        assert peer.spin_until(lambda: len(peer.classifications) >= 10, 20.0), node.stop()
+        peer.spin_until(lambda: False, 1.0)
+        assert peer.spin_until(lambda: bool(peer.diagnostics) and peer.latest_status()[
+            'frames_received'] == str(10 + warm), 10.0), peer.latest_status()
         node.stop()
-    got = {c.header.frame_id: (c.header.stamp.sec, c.results[0].class_id)
-           for c in peer.classifications}
-    assert got == {'camera_0': (1000, 'blue'), 'camera_1': (1001, 'green')}
+    assert sorted(c.header.frame_id for c in peer.classifications) == sorted(
+        f'camera_{i}' for i in range(10))
+    # result_class_id: label puts the class name in class_id instead of its index.
+    assert [c.results[0].class_id for c in sorted(
+        peer.classifications, key=lambda c: c.header.stamp.sec)] == [
+        list(COLOURS)[i % 3] for i in range(10)]
 
 
 def test_damaged_jpeg_frames_are_served_with_one_throttled_warning(
         peer: Peer, tiny_model: str) -> None:
     import cv2
     from sensor_msgs.msg import CompressedImage
-    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100}
+    params = {'model_path': tiny_model, 'queue_size': 100, 'image_depth': 100,
+              'image_transport': 'compressed'}
     publisher = peer.node.create_publisher(CompressedImage, 'image/compressed', 100)
     noise = np.random.default_rng(3).integers(0, 256, (96, 128, 3), dtype=np.uint8)
     jpeg = cv2.imencode('.jpg', noise)[1].tobytes()
     damaged = jpeg[:len(jpeg) // 2] + bytes([0xFF, 0xD9])  # cut short: libjpeg complains
     with NodeProcess(NODE_MODULE, params) as node:
-        assert peer.wait_for_node(), node.stop()
-        peer.warm_up(_frame('red', 48, 64), 'rgb8')
+        peer.warm_up_compressed(publisher)
         for index in range(20):
             msg = CompressedImage(format='jpeg', data=damaged)
             msg.header.frame_id, msg.header.stamp.sec = f'camera_{index}', 1000 + index
@@ -450,7 +507,7 @@ def test_a_dead_serving_loop_ends_the_node_with_status_1(
     assert 'stopped; frames: 0 received' in err, err
 
 
-def test_best_effort_camera_replaces_both_image_subscriptions(tiny_model: str) -> None:
+def test_best_effort_camera_replaces_the_image_subscription(tiny_model: str) -> None:
     from rclpy.exceptions import InvalidHandle
     from rclpy.parameter import Parameter
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -478,8 +535,8 @@ def test_best_effort_camera_replaces_both_image_subscriptions(tiny_model: str) -
     node.destroy_node()
     peer.close()
     assert switched
-    assert now == [('/image', best_effort), ('/image/compressed', best_effort)]
-    assert destroyed == len(first) == 2
+    assert now == [('/image', best_effort)]
+    assert destroyed == len(first) == 1
 
 
 def test_out_of_range_start_parameter_is_a_clear_error(tiny_model: str) -> None:

@@ -47,7 +47,7 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> Tuple[List[str], Dict
     done = subprocess.run(
         [sys.executable, os.path.join(TOOLS, 'fuzz_node.py'), '--short', '--json', report],
         env=configure_ros_environment(), cwd=ROOT, capture_output=True, text=True,
-        timeout=180)
+        timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
     with open(report, encoding='utf-8') as f:
         return done.stdout.splitlines(), json.load(f)
@@ -58,12 +58,17 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> Tuple[List[str], Dict
 @needs_onnxruntime
 def test_the_node_survives_and_every_check_passes(
         short_run: Tuple[List[str], Dict[str, Any]]) -> None:
-    lines, report = short_run
-    assert report['passed'] and lines[-1] == 'result: PASS (exit 0)', '\n'.join(lines)
-    assert all(check['passed'] for check in report['checks'])
-    assert report['alive_before_stop'] and report['exit_status'] == 0
-    assert report['final_ok'] and not report['fatal_output']
-    malformed = sum(n for c, n in report['sent'].items() if not c.startswith('valid'))
+    lines, result = short_run
+    assert result['passed'] and lines[-1] == 'result: PASS (exit 0)', '\n'.join(lines)
+    # One node per image transport (it reads one), the messages shared between them.
+    assert set(result['runs']) == {'raw', 'compressed'}
+    malformed = 0
+    for transport, report in result['runs'].items():
+        assert all(check['passed'] for check in report['checks']), transport
+        assert report['alive_before_stop'] and report['exit_status'] == 0
+        assert report['final_ok'] and not report['fatal_output']
+        assert report['transport'] == transport
+        malformed += sum(n for c, n in report['sent'].items() if not c.startswith('valid'))
     assert malformed == 500
 
 
@@ -71,18 +76,20 @@ def test_the_node_survives_and_every_check_passes(
 @needs_ros
 @needs_onnxruntime
 def test_the_counters_add_up(short_run: Tuple[List[str], Dict[str, Any]]) -> None:
-    lines, report = short_run
-    counters = report['counters']
-    parts = counters['published'] + counters['dropped'] + counters['rejected'] \
-        + counters['failed']
-    assert counters['received'] == parts, counters
-    assert 0 < counters['received'] <= sum(report['sent'].values())
-    assert counters['rejected'] > 0  # the malformed frames the node read were refused
-    [equation] = [line for line in lines
-                  if line.startswith('  received = published + dropped + rejected + failed:')]
-    assert equation.endswith(f'{counters["received"]} = {counters["published"]} + '
-                             f'{counters["dropped"]} + {counters["rejected"]} + '
-                             f'{counters["failed"]} = {parts}'), equation
+    lines, result = short_run
+    equations = [line for line in lines
+                 if line.startswith('  received = published + dropped + rejected + failed:')]
+    assert len(equations) == 2
+    for report, equation in zip(result['runs'].values(), equations):
+        counters = report['counters']
+        parts = counters['published'] + counters['dropped'] + counters['rejected'] \
+            + counters['failed']
+        assert counters['received'] == parts, counters
+        assert 0 < counters['received'] <= sum(report['sent'].values())
+        assert counters['rejected'] > 0  # the malformed frames the node read were refused
+        assert equation.endswith(f'{counters["received"]} = {counters["published"]} + '
+                                 f'{counters["dropped"]} + {counters["rejected"]} + '
+                                 f'{counters["failed"]} = {parts}'), equation
 
 
 @pytest.mark.ros
@@ -90,10 +97,10 @@ def test_the_counters_add_up(short_run: Tuple[List[str], Dict[str, Any]]) -> Non
 @needs_onnxruntime
 def test_valid_frames_in_the_flood_are_answered(
         short_run: Tuple[List[str], Dict[str, Any]]) -> None:
-    _, report = short_run
+    _, result = short_run
     fuzz_node = import_tool('fuzz_node')
-    valid = report['valid_flood']
-    assert len(valid) == 500 // 25 - 1
+    valid = [entry for report in result['runs'].values() for entry in report['valid_flood']]
+    assert len(valid) == 2 * (250 // 25 - 1)
     right = [fuzz_node.right_answer(photo, answer) for _, photo, answer in valid]
     assert sum(right) >= 0.95 * len(valid), valid
 

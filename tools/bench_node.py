@@ -538,24 +538,35 @@ class Listener:
     """Receives the node's classifications and diagnostics; keeps what the window needs."""
 
     def __init__(self, node: Any, namespace: str) -> None:
-        """Subscribe to ``classification`` and ``/diagnostics``."""
+        """Subscribe to ``classification``, ``label_info`` and ``/diagnostics``."""
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from vision_msgs.msg import Classification
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from vision_msgs.msg import Classification, LabelInfo
         self.node = node
         self.status_name = f'{namespace.rstrip("/")}/classifier: classifier'
         #: (monotonic receive time, stamp -> receive ms, top-1 label)
         self.answers: List[Tuple[float, float, str]] = []
         self.diagnostics: Optional[Tuple[float, Dict[str, str]]] = None
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        #: class_id -> name, from label_info (class_id is the class index as text; a tree
+        #: that publishes the name instead needs no lookup)
+        self.names: Dict[str, str] = {}
         node.create_subscription(Classification, 'classification', self.on_result, reliable)
+        node.create_subscription(LabelInfo, 'label_info', self.on_label_info, QoSProfile(
+            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+            reliability=ReliabilityPolicy.RELIABLE))
         node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
+
+    def on_label_info(self, msg: Any) -> None:
+        """Keep the class names."""
+        self.names = {str(entry.class_id): entry.class_name for entry in msg.class_map}
 
     def on_result(self, msg: Any) -> None:
         """Record the latency of one classification."""
         now_ns = self.node.get_clock().now().nanoseconds
         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         label = msg.results[0].class_id if msg.results else ''
+        label = self.names.get(label, label)
         self.answers.append((time.monotonic(), (now_ns - stamp_ns) / 1e6, label))
 
     def on_diagnostics(self, msg: Any) -> None:

@@ -17,7 +17,10 @@
 Fuzz a running classifier node with malformed images and check that it survives them.
 
 The node runs as ``python -m dla_infer_ros.nodes.classifier_node`` with its default
-parameters, in a process of its own (``PYTHONPATH`` = this tree). This process publishes,
+parameters, in a process of its own (``PYTHONPATH`` = this tree). It reads one image
+transport, so there are two runs, one after the other, sharing the messages: a raw node
+(``image_transport`` raw) sent the ``Image`` messages, and a compressed one sent the
+``CompressedImage`` messages (``--transport`` picks one). This process publishes,
 reliable as the node subscribes, randomised malformed ``sensor_msgs/Image`` and
 ``CompressedImage`` messages from a seeded generator (bad step, short data, unknown and odd
 encodings, zero and huge sizes, negative and far-future stamps, big-endian flags, corrupt
@@ -41,8 +44,9 @@ every limit), and a JPEG of a few hundred bytes and a PNG of 270 KB that would d
 categories whose name contains TEXT, to reproduce a failure with few messages.
 
 Usage: ``python tools/fuzz_node.py [--messages N] [--seed S] [--rate HZ] [--short]
-[--only TEXT] [--no-in-limit-bombs] [--json FILE] [--node-log FILE]``. Exit status 0 when
-every check passes, 1 otherwise.
+[--only TEXT] [--no-in-limit-bombs] [--transport raw|compressed|both] [--json FILE]
+[--node-log FILE]``. Exit status 0 when every check of every run passes, 1 otherwise; the
+JSON report holds ``passed`` and one report per transport under ``runs``.
 """
 
 import argparse
@@ -609,8 +613,12 @@ def valid_case(assets: Assets, photo: str, compressed: bool, frame_id: str) -> C
 class Peer(BackgroundNode):
     """Publishes the frames; receives the node's classifications and diagnostics."""
 
-    def __init__(self, namespace: str) -> None:
-        """Create the node, its publishers and subscriptions; spin them in a thread."""
+    def __init__(self, namespace: str, topic: str) -> None:
+        """
+        Create the node, its publishers and subscriptions; spin them in a thread.
+
+        :param topic: the Case.topic the node subscribes to (``image`` or ``compressed``).
+        """
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import CompressedImage, Image
@@ -622,6 +630,7 @@ class Peer(BackgroundNode):
             'image': self.node.create_publisher(Image, 'image', image_qos),
             'compressed': self.node.create_publisher(CompressedImage, 'image/compressed',
                                                      image_qos)}
+        self.topic = topic
         self.lock = threading.Lock()
         self.answers: Dict[str, str] = {}  # frame id -> top-1 class_id
         self.classifications = 0
@@ -651,8 +660,8 @@ class Peer(BackgroundNode):
         self.publishers[case.topic].publish(case.payload)
 
     def matched(self) -> bool:
-        """:return: True when the node subscribes to both image topics."""
-        return all(p.get_subscription_count() > 0 for p in self.publishers.values())
+        """:return: True when the node subscribes to the image topic of its transport."""
+        return self.publishers[self.topic].get_subscription_count() > 0
 
     def answer(self, frame_id: str) -> Optional[str]:
         """:return: the top-1 class_id answered for ``frame_id``, None if none yet."""
@@ -760,14 +769,25 @@ class Options:
     in_limit_bombs: bool
     only: Tuple[str, ...]  # categories containing one of these; empty: all
     node_log: Optional[str]  # where to copy the node's output
+    transport: str = 'raw'  # the node's image_transport: which of the messages it is sent
+
+
+#: image_transport value -> the Case.topic of its messages.
+TRANSPORT_TOPICS = {'raw': 'image', 'compressed': 'compressed'}
 
 
 class Run:
     """The node process, the peer and what they reported."""
 
     def __init__(self, options: Options, assets: Assets, folder: str) -> None:
-        """Start the node (default parameters) and the peer in a namespace of their own."""
+        """
+        Start the node and the peer in a namespace of their own.
+
+        The node has its default parameters but ``image_transport``: it reads one
+        transport, so a run sends the messages of that one (raw or compressed).
+        """
         self.options = options
+        self.topic = TRANSPORT_TOPICS[options.transport]
         self.assets = assets
         self.namespace = f'/fuzz_node_{os.getpid()}_{random.randrange(1 << 24)}'
         env = child_env(ROOT, random.randint(1, 101), False)
@@ -777,14 +797,16 @@ class Run:
             os.environ['ROS_LOCALHOST_ONLY'] = env['ROS_LOCALHOST_ONLY']
         self.child = Child('classifier node', [
             sys.executable, '-m', NODE_MODULE, '--ros-args', '-r',
-            f'__ns:={self.namespace}'], env, ROOT, folder)
+            f'__ns:={self.namespace}', '-p', f'image_transport:={options.transport}'],
+            env, ROOT, folder)
         try:
-            self.peer = Peer(self.namespace)
+            self.peer = Peer(self.namespace, self.topic)
         except BaseException:
             self.child.stop()
             raise
         self.report: Dict[str, Any] = {'seed': options.seed, 'node_pid': self.child.pid,
-                                       'namespace': self.namespace}
+                                       'namespace': self.namespace,
+                                       'transport': options.transport}
         self.sent: Dict[str, int] = collections.Counter()
         self.sent_log: List[Tuple[float, str]] = []
         self.valid: List[Tuple[str, str]] = []  # (frame id, photo) sent in the flood
@@ -818,10 +840,10 @@ class Run:
         return frame_id
 
     def valid_round(self, tag: str, timeout_s: float) -> List[bool]:
-        """:return: for each photo, raw then JPEG, whether it was answered right, one by one."""
+        """:return: for each photo (raw, or JPEG), whether it was answered right, one by one."""
         results = []
         for photo in sorted(EXPECTED):
-            for compressed in (False, True):
+            for compressed in (self.topic == 'compressed',):
                 frame_id = self.send_valid(photo, compressed, tag)
                 self.wait(lambda: self.peer.answer(frame_id) is not None, timeout_s,
                           f'the answer to {frame_id}')
@@ -862,11 +884,11 @@ class Run:
             if index and index % options.valid_every == 0:
                 time.sleep(options.gap_s)
                 photo = photos[(index // options.valid_every) % len(photos)]
-                compressed = (index // options.valid_every // len(photos)) % 2 == 1
+                compressed = self.topic == 'compressed'
                 self.valid.append((self.send_valid(photo, compressed, 'flood'), photo))
                 time.sleep(options.gap_s)
                 due = time.monotonic()
-            case = generator.next_case()
+            case = self.next_case(generator)
             self.peer.publish(case)
             self.sent[case.category] += 1
             self.sent_log.append((time.monotonic(), case.category))
@@ -877,6 +899,19 @@ class Run:
             elif delay < -0.1:
                 due = time.monotonic()  # fell behind: no burst to catch up
         self.report['flood_s'] = time.monotonic() - began
+
+    def next_case(self, generator: 'Generator') -> Case:
+        """
+        Give the generator's next message for this run's transport.
+
+        :raises RuntimeError: when the categories chosen (``--only``) have none.
+        """
+        for _ in range(1000):
+            case = generator.next_case()
+            if case.topic == self.topic:
+                return case
+        raise RuntimeError(f'the categories sent (--only) have no {self.options.transport} '
+                           f'message; choose the other --transport')
 
     def settle(self, timeout_s: float) -> Dict[str, int]:
         """:return: the node's counters once two statuses in a row show the same ones."""
@@ -1001,7 +1036,8 @@ def print_report(report: Dict[str, Any], checks: List[Tuple[str, bool, str]],
     print(f'fuzz_node: seed {options.seed}, {options.messages} malformed messages at '
           f'{options.rate:g}/s, a valid frame every {options.valid_every} with '
           f'{options.gap_s * 1e3:.0f} ms gaps; node pid {report["node_pid"]} '
-          f'({report["namespace"]}/classifier, default parameters)')
+          f'({report["namespace"]}/classifier, default parameters but image_transport '
+          f'{report["transport"]})')
     print(f'start-up + warm-up {report["startup_s"]:.1f} s (warm-up frames right: '
           f'{report["warmup_right"]}), flood {report["flood_s"]:.1f} s')
     print('messages sent by category:')
@@ -1079,42 +1115,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--short', action='store_true', help='500 messages: a quick check')
     parser.add_argument('--startup-timeout', type=float, default=60.0, metavar='S',
                         help='seconds the node may take to start (60)')
+    parser.add_argument('--transport', choices=(*TRANSPORT_TOPICS, 'both'), default='both',
+                        help='the node reads one image transport: fuzz a raw node, a '
+                             'compressed one, or both one after the other, the messages '
+                             'shared between them (both)')
     parser.add_argument('--json', metavar='FILE', help='also write the report to FILE')
     parser.add_argument('--node-log', metavar='FILE', help="copy the node's output to FILE")
     return parser
 
 
-def options_from(args: argparse.Namespace) -> Options:
-    """:return: the run's options, --short filling what was not given."""
-    return Options(
-        messages=args.messages if args.messages is not None else 500 if args.short else 10000,
-        seed=args.seed, rate=args.rate,
-        valid_every=args.valid_every or (25 if args.short else 50), gap_s=args.gap_ms / 1e3,
-        startup_timeout_s=args.startup_timeout, in_limit_bombs=args.in_limit_bombs,
-        only=tuple(part.strip() for part in args.only.split(',') if part.strip()),
-        node_log=args.node_log)
+def options_from(args: argparse.Namespace) -> List[Options]:
+    """:return: the options of each run (one per transport), --short filling what was not given."""
+    transports = list(TRANSPORT_TOPICS) if args.transport == 'both' else [args.transport]
+    messages = args.messages if args.messages is not None else 500 if args.short else 10000
+    runs = []
+    for index, transport in enumerate(transports):
+        share = messages // len(transports) + (index < messages % len(transports))
+        log = f'{args.node_log}.{transport}' if args.node_log and len(transports) > 1 else \
+            args.node_log
+        runs.append(Options(
+            messages=share, seed=args.seed, rate=args.rate,
+            valid_every=args.valid_every or (25 if args.short else 50), gap_s=args.gap_ms / 1e3,
+            startup_timeout_s=args.startup_timeout, in_limit_bombs=args.in_limit_bombs,
+            only=tuple(part.strip() for part in args.only.split(',') if part.strip()),
+            node_log=log, transport=transport))
+    return runs
 
 
 def main() -> None:
-    """Fuzz the node; print the report; exit 1 when a check fails."""
+    """Fuzz a node per transport; print the reports; exit 1 when a check fails."""
     args = build_parser().parse_args()
-    options = options_from(args)
+    runs = options_from(args)
     check_writer()
-    assets = make_assets(options.in_limit_bombs)
-    try:
-        report = fuzz(options, assets)
-    except RuntimeError as e:
-        print(f'fuzz_node: {e}', file=sys.stderr)
-        sys.exit(1)
-    checks = evaluate(report, options)
-    print_report(report, checks, options)
-    passed = all(ok for _, ok, _ in checks)
+    assets = make_assets(runs[0].in_limit_bombs)
+    reports = {}
+    for options in runs:
+        try:
+            report = fuzz(options, assets)
+        except RuntimeError as e:
+            print(f'fuzz_node: {options.transport}: {e}', file=sys.stderr)
+            sys.exit(1)
+        checks = evaluate(report, options)
+        print_report(report, checks, options)
+        report['checks'] = [{'check': n, 'passed': ok, 'numbers': v} for n, ok, v in checks]
+        report['passed'] = all(ok for _, ok, _ in checks)
+        reports[options.transport] = report
+    passed = all(report['passed'] for report in reports.values())
     print(f'result: {"PASS" if passed else "FAIL"} (exit {0 if passed else 1})')
-    report['checks'] = [{'check': n, 'passed': ok, 'numbers': v} for n, ok, v in checks]
-    report['passed'] = passed
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump(report, f, indent=1)
+            json.dump({'passed': passed, 'runs': reports}, f, indent=1)
     sys.exit(0 if passed else 1)
 
 

@@ -58,6 +58,10 @@ STAGES = ('convert', *CLASSIFIER_STAGES, 'in_node', 'end_to_end')
 NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY',
                 'rgba8': 'RGBA', 'bgra8': 'BGRA', '8UC4': 'BGRA'}
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
+#: image_transport's names: raw frames on the base topic, compressed ones on <base>/compressed.
+IMAGE_TRANSPORTS = ('raw', 'compressed')
+#: What ObjectHypothesis.class_id carries.
+CLASS_ID_KINDS = ('index', 'label')
 TRANSITIONS = ('configure', 'activate', 'deactivate', 'cleanup', 'shutdown')
 DLA_PLATFORMS = ('auto', 'xavier', 'orin')
 _LOG_THROTTLE_S = 5.0
@@ -108,6 +112,12 @@ PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
     'top_k': (5, 'results per image (changes take effect on the next frame)', False, (1, 1000)),
     'score_threshold': (0.0, 'drop results scoring below this (changes at run time)', False,
                         (0.0, 1.0)),
+    'image_transport': ('raw', 'raw: sensor_msgs/Image on image | compressed: '
+                        'sensor_msgs/CompressedImage on image/compressed (the base topic after '
+                        'remapping, + /compressed, as image_transport names it)', True, None),
+    'result_class_id': ('index', 'what ObjectHypothesis.class_id carries: index (the class index '
+                        'as text, the key of the class_map of label_info, as vision_msgs asks) | '
+                        'label (the class name)', True, None),
     'image_reliability': ('auto', 'auto (match the publishers on the topic) | reliable | '
                           'best_effort', True, None),
     'image_depth': (1, 'depth of the image subscription queue', True, (1, 100)),
@@ -166,6 +176,7 @@ class ClassifierNode(LifecycleNode):
         self._frames: Optional[FrameQueue] = None
         self._worker: Optional[threading.Thread] = None
         self._max_pixels = MAX_IMAGE_PIXELS
+        self._class_id_is_index = True
         self._buffers: List[Optional[np.ndarray]] = []
         self._publishers_made: List[Any] = []
         self._diag_timer: Optional[Any] = None
@@ -264,6 +275,7 @@ class ClassifierNode(LifecycleNode):
             self._order = classifier.contract.input_contract.channel_order
             self._frames = FrameQueue(self._param('queue_size'))
             self._max_pixels = int(self._param('max_image_pixels'))
+            self._class_id_is_index = self._param('result_class_id') == 'index'
             self._buffers = [None] * classifier.batch_size
             self._classification_pub = self.create_publisher(Classification, 'classification',
                                                              10)
@@ -347,6 +359,8 @@ class ClassifierNode(LifecycleNode):
     def _make_classifier(self) -> Classifier:
         for name, choices in (('backend', BACKEND_CHOICES),
                               ('image_reliability', RELIABILITIES),
+                              ('image_transport', IMAGE_TRANSPORTS),
+                              ('result_class_id', CLASS_ID_KINDS),
                               ('preprocess_device', PREPROCESS_DEVICES),
                               ('dla_platform', DLA_PLATFORMS)):
             if self._param(name) not in choices:  # read-only: checked once, here
@@ -434,10 +448,15 @@ class ClassifierNode(LifecycleNode):
                          if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
         # raw: frames arrive serialized; only those the inference thread takes are read.
-        self._image_subscriptions = [
-            self.create_subscription(Image, 'image', self._on_image, qos, raw=True),
-            self.create_subscription(CompressedImage, 'image/compressed',
-                                     self._on_compressed, qos, raw=True)]
+        # One transport, as image_transport subscribers do: a camera publishing both would
+        # otherwise deliver every frame twice.
+        if self._param('image_transport') == 'compressed':
+            topic = self.resolve_topic_name('image') + '/compressed'
+            self._image_subscriptions = [self.create_subscription(
+                CompressedImage, topic, self._on_compressed, qos, raw=True)]
+        else:
+            self._image_subscriptions = [self.create_subscription(
+                Image, 'image', self._on_image, qos, raw=True)]
         if self._reliability:
             self.get_logger().info(f'image subscription now {reliability} to match the '
                                    f'publishers on {self._image_subscriptions[0].topic_name}')
@@ -561,8 +580,9 @@ class ClassifierNode(LifecycleNode):
                  results: List[Tuple[int, str, float]]) -> None:
         msg = Classification()
         msg.header = header
-        msg.results = [ObjectHypothesis(class_id=label, score=score)
-                       for _, label, score in results]
+        by_index = self._class_id_is_index
+        msg.results = [ObjectHypothesis(class_id=str(index) if by_index else label, score=score)
+                       for index, label, score in results]
         self._classification_pub.publish(msg)
         self._latest_results = results
         self._stats.count('published')
