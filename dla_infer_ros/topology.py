@@ -36,6 +36,8 @@ the results, in frame order, onto ``classification``; each classifier's
 ``max_in_flight`` if below, so that no frame sent to it is dropped.
 """
 
+import atexit
+import contextlib
 import dataclasses
 import os
 import re
@@ -127,6 +129,34 @@ def parse_bool(text: str, what: str) -> bool:
     if lowered in ('false', '0', 'no', 'off'):
         return False
     raise DlaInferError(f'{what}={text!r} given; use true or false')
+
+
+def parse_int(text: str, what: str) -> int:
+    """
+    Read a launch argument that is a whole number, such as ``dla_core:=1``.
+
+    :raises DlaInferError: naming the argument, for anything else.
+    """
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise DlaInferError(f'{what}={text!r} given; use a whole number, e.g. {what}:=0') \
+            from None
+
+
+def parse_float(text: str, what: str) -> float:
+    """
+    Read a launch argument that is a number, such as ``rate:=12.5``.
+
+    :raises DlaInferError: naming the argument, for anything else.
+    """
+    try:
+        value = float(text.strip())
+    except ValueError:
+        value = float('nan')
+    if value != value or value in (float('inf'), float('-inf')):
+        raise DlaInferError(f'{what}={text!r} given; use a number, e.g. {what}:=30.0')
+    return value
 
 
 def load_parameter_file(path: str) -> Dict[str, Dict[str, ParameterValue]]:
@@ -242,9 +272,20 @@ def dispatcher_spec(sections: Mapping[str, Mapping[str, ParameterValue]],
 
 def image_source_spec(sections: Mapping[str, Mapping[str, ParameterValue]],
                       options: TopologyOptions) -> NodeSpec:
-    """:return: the image source, publishing on the camera topic."""
+    """
+    Give the image source, publishing on the camera topic.
+
+    :raises DlaInferError: when it has no source, or the source does not exist (checked
+        here, so that a launch does not start classifiers with no camera to serve).
+    """
     parameters = dict(sections.get(IMAGE_SOURCE, {}))
     parameters.update(options.image_source_overrides)
+    source = str(parameters.get('source', '') or '')
+    if not source:
+        raise DlaInferError('the image source has no source: give images:=PATH (--images '
+                            'PATH), or image_source.source in the parameters file')
+    if not os.path.exists(source):
+        raise DlaInferError(f'images {source!r}: no such file or folder')
     image_topic = options.image_topic
     remappings = (('image', image_topic),) if image_topic != 'image' else ()
     return NodeSpec(IMAGE_SOURCE, '', registry.IMAGE_SOURCE.executable, parameters, remappings)
@@ -267,7 +308,10 @@ def parameter_file_text(parameters: Mapping[str, ParameterValue]) -> str:
 
 def write_parameter_file(parameters: Mapping[str, ParameterValue], label: str) -> str:
     """
-    Write :func:`parameter_file_text` to a new temporary file (kept, as launch_ros does).
+    Write :func:`parameter_file_text` to a new temporary file, removed when this process ends.
+
+    The launch process writes them; its nodes read them when they start, and the files go
+    when ``ros2 launch`` exits.
 
     :param label: part of the file name, e.g. the node name.
     :return: the file's path.
@@ -275,7 +319,20 @@ def write_parameter_file(parameters: Mapping[str, ParameterValue], label: str) -
     with tempfile.NamedTemporaryFile('w', encoding='utf-8', prefix=f'{PACKAGE}_{label}_',
                                      suffix='.yaml', delete=False) as f:
         f.write(parameter_file_text(parameters))
-        return f.name
+    if not _written:
+        atexit.register(_remove_written)
+    _written.append(f.name)
+    return f.name
+
+
+#: Parameter files this process wrote (removed at exit).
+_written: List[str] = []
+
+
+def _remove_written() -> None:
+    while _written:
+        with contextlib.suppress(OSError):
+            os.remove(_written.pop())
 
 
 def split_node_key(path: str, key: str) -> Tuple[str, str]:

@@ -28,7 +28,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 
 from dla_infer_ros.nodes.registry import CLASSIFIER
-from dla_infer_ros.topology import default_config_path, PACKAGE, write_parameter_file
+from dla_infer_ros.topology import (default_config_path, load_parameter_file, PACKAGE,
+                                    parse_int, write_parameter_file)
 
 #: (name, default, description) of every launch argument.
 ARGUMENTS = (
@@ -48,11 +49,12 @@ def launch_setup(context: LaunchContext, *args: Any, **kwargs: Any) -> List[Node
     def value(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
+    load_parameter_file(value('params_file'))  # a missing or malformed file: one clear error
     overrides: Dict[str, Any] = {}
     if value('model_path'):
         overrides['model_path'] = value('model_path')
     if value('dla_core'):
-        overrides['dla_core'] = int(value('dla_core'))
+        overrides['dla_core'] = parse_int(value('dla_core'), 'dla_core')
     parameters: List[Any] = [value('params_file')]
     if overrides:
         parameters.append(write_parameter_file(overrides, value('node_name')))

@@ -35,7 +35,8 @@ from launch_ros.actions import LifecycleNode, Node
 
 from dla_infer_ros.nodes.registry import NODE_KINDS
 from dla_infer_ros.topology import (build_topology, default_config_path, NodeSpec, PACKAGE,
-                                    parse_bool, TopologyOptions, write_parameter_file)
+                                    parse_bool, parse_float, TopologyOptions,
+                                    write_parameter_file)
 
 #: (name, default, description) of every launch argument.
 ARGUMENTS = (
@@ -63,7 +64,7 @@ def node_specs(context: LaunchContext) -> List[NodeSpec]:
     if value('images'):
         source_overrides['source'] = value('images')
     if value('rate'):
-        source_overrides['rate'] = float(value('rate'))
+        source_overrides['rate'] = parse_float(value('rate'), 'rate')
     options = TopologyOptions(
         image_topic=value('image_topic'),
         use_dispatcher=parse_bool(value('use_dispatcher'), 'use_dispatcher'),

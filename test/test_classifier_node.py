@@ -199,6 +199,8 @@ def test_reliable_camera_every_frame_classified_with_its_header(
     assert log.count('DLA core 1 requested -> CPU') >= 1, log
     # The offline DLA check runs because a DLA core was asked for.
     assert 'offline DLA check predicts orin: 2 of 3 layers on the DLA' in log, log
+    if not os.path.exists('/proc/device-tree/compatible'):  # not a Jetson: said so
+        assert 'dla_platform auto on a host that is not a Jetson Xavier or Orin' in log, log
     assert status['predicted_dla_placement'].startswith('orin: 2 of 3 layers on the DLA')
     # Where preprocessing runs, and why not on the GPU (preprocess_device defaults to auto).
     assert status['preprocessing'] == ('CPU (not on the GPU: the onnxruntime backend takes its '
@@ -580,6 +582,31 @@ def test_an_integer_for_a_floating_point_parameter_is_taken(tiny_model: str) -> 
 def test_unknown_dla_platform_is_a_clear_error(tiny_model: str) -> None:
     log = failed_start(NODE_MODULE, {'model_path': tiny_model, 'dla_platform': 'nano'})
     assert "cannot start: dla_platform='nano'; expected one of auto, xavier, orin" in log, log
+
+
+def test_unknown_parameters_are_refused_with_the_nearest_name(
+        tiny_model: str, tmp_path: Any) -> None:
+    log = failed_start(NODE_MODULE, {'model_path': tiny_model, 'dla_cor': 1})
+    assert "cannot start: no parameter 'dla_cor' (did you mean 'dla_core'?)" in log, log
+    params_file = tmp_path / 'params.yaml'
+    params_file.write_text('/**:\n  ros__parameters:\n    top_kk: 3\n    frobnicate: 1\n')
+    log = failed_start(NODE_MODULE, {'model_path': tiny_model},
+                       ['--params-file', str(params_file)])
+    assert "no parameter 'top_kk' (did you mean 'top_k'?), 'frobnicate'; the node has " in log
+
+
+@pytest.mark.parametrize('module', [NODE_MODULE, 'dla_infer_ros.nodes.dispatcher_node',
+                                    'dla_infer_ros.nodes.image_source_node'])
+@pytest.mark.parametrize('flag', ['--help', '-h'])
+def test_help_lists_the_parameters_and_starts_nothing(module: str, flag: str) -> None:
+    import importlib
+    done = subprocess.run([sys.executable, '-m', module, flag], cwd=ROOT, timeout=60,
+                          env=configure_ros_environment(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith('usage: ros2 run dla_infer_ros '), done.stdout
+    for name in importlib.import_module(module).PARAMETERS:
+        assert f'\n  {name} (' in done.stdout, name
+    assert '[INFO]' not in done.stdout + done.stderr  # no node was made
 
 
 @pytest.mark.parametrize('device, message', [

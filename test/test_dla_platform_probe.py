@@ -19,7 +19,7 @@ import os
 
 import pytest
 
-from dla_infer_ros.dla.platform_probe import choose_platform, detect_platform
+from dla_infer_ros.dla.platform_probe import choose_platform, detect_platform, platform_choice
 from dla_infer_ros.errors import DlaInferError
 
 
@@ -43,3 +43,16 @@ def test_off_jetson_auto_means_orin_rules(tmp_path: object) -> None:
     assert choose_platform('xavier', os.path.join(str(tmp_path), 'missing')) == 'xavier'
     with pytest.raises(DlaInferError, match="dla_platform='thor'"):
         choose_platform('thor')
+
+
+def test_the_choice_says_how_it_was_made(tmp_path: 'os.PathLike[str]') -> None:
+    orin = os.path.join(str(tmp_path), 'orin')
+    with open(orin, 'wb') as f:
+        f.write(b'nvidia,p3737-0000+p3701-0000\0nvidia,tegra234\0')
+    missing = os.path.join(str(tmp_path), 'missing')
+    assert platform_choice('auto', orin) == ('orin', 'detected')
+    assert platform_choice('xavier', missing) == ('xavier', 'asked')
+    platform, how = platform_choice('auto', missing)
+    assert platform == 'orin'
+    assert how.startswith('dla_platform auto on a host that is not a Jetson Xavier or Orin')
+    assert 'set dla_platform to xavier or orin' in how

@@ -21,6 +21,7 @@ the topology they are built from is tested in full by test_topology.py.
 
 import importlib.util
 import os
+import re
 from types import ModuleType
 from typing import Any, Dict, List, Mapping
 
@@ -115,6 +116,37 @@ def test_single_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(nodes) == 1
     node = nodes[0]
     assert (node['name'], node['executable']) == ('front', 'classifier')
-    assert node['remappings'] == {'image': '/camera/image_raw',
-                                  'image/compressed': '/camera/image_raw/compressed'}
+    # The compressed topic follows image (image_transport's naming): no second remap.
+    assert node['remappings'] == {'image': '/camera/image_raw'}
     assert node['parameters'] == {'dla_core': 1}
+
+
+@pytest.mark.parametrize('launch_file, arguments, message', [
+    ('classifier.launch.py', {'params_file': '/nonexistent.yaml'},
+     "parameters file '/nonexistent.yaml' cannot be read"),
+    ('classifier.launch.py', {'dla_core': 'abc'}, "dla_core='abc' given; use a whole number"),
+    ('multi_accel.launch.py', {'rate': 'abc', 'start_image_source': 'true', 'images': ROOT},
+     "rate='abc' given; use a number"),
+    ('multi_accel.launch.py', {'start_image_source': 'true', 'images': '/nonexistent'},
+     "images '/nonexistent': no such file or folder"),
+    ('multi_accel.launch.py', {'use_dispatcher': 'maybe'}, "use_dispatcher='maybe' given"),
+])
+def test_bad_arguments_are_refused_with_one_clear_error(
+        launch_file: str, arguments: Mapping[str, str], message: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dla_infer_ros.errors import DlaInferError
+    with pytest.raises(DlaInferError, match=re.escape(message)):
+        expand(load_launch_file(launch_file), arguments, monkeypatch)
+
+
+def test_classifiers_start_as_lifecycle_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from launch_ros.actions import LifecycleNode
+    module = load_launch_file('multi_accel.launch.py')
+    from launch import LaunchContext
+    from launch.actions import DeclareLaunchArgument
+    context = LaunchContext()
+    for entity in module.generate_launch_description().entities:
+        if isinstance(entity, DeclareLaunchArgument):
+            entity.visit(context)
+    actions = module.launch_setup(context)
+    assert len(actions) == 3 and all(isinstance(a, LifecycleNode) for a in actions)

@@ -53,5 +53,6 @@ def test_every_kind_has_its_main_and_class() -> None:
 
 def test_the_topology_starts_registered_kinds_only() -> None:
     specs = build_topology(os.path.join(ROOT, 'config', 'multi_accel.yaml'), TopologyOptions(
-        use_dispatcher=True, start_image_source=True))
+        use_dispatcher=True, start_image_source=True,
+        image_source_overrides={'source': os.path.join(ROOT, 'test', 'data')}))
     assert {spec.executable for spec in specs} == set(registry.NODE_KINDS)

@@ -23,9 +23,11 @@ import pytest
 
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.topology import (build_topology, default_config_path, load_parameter_file,
-                                    NodeSpec, parse_bool, requested_overrides, TopologyOptions)
+                                    NodeSpec, parse_bool, parse_float, parse_int,
+                                    requested_overrides, TopologyOptions)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, 'test', 'data')
 MULTI_ACCEL = os.path.join(ROOT, 'config', 'multi_accel.yaml')
 CLASSIFIER = os.path.join(ROOT, 'config', 'classifier.yaml')
 
@@ -88,14 +90,25 @@ class TestShippedConfig:
     def test_image_source_publishes_on_the_camera_topic(self) -> None:
         specs = by_name(build_topology(MULTI_ACCEL, TopologyOptions(
             image_topic='cam', start_image_source=True,
-            image_source_overrides={'source': '/data/clip.mp4', 'rate': 15.0})))
+            image_source_overrides={'source': DATA, 'rate': 15.0})))
         source = specs['image_source']
         assert source.executable == 'image_source'
         assert source.remappings == (('image', 'cam'),)
-        assert source.parameters['source'] == '/data/clip.mp4'
+        assert source.parameters['source'] == DATA
         assert source.parameters['rate'] == 15.0
         assert source.parameters['encoding'] == 'bgr8'
         assert 'dispatcher' not in specs
+
+    @pytest.mark.parametrize('overrides, message', [
+        ({}, 'the image source has no source: give images:=PATH'),
+        ({'source': '/nonexistent/clip.mp4'}, "images '/nonexistent/clip.mp4': no such file"),
+    ])
+    def test_an_image_source_without_frames_stops_the_launch(
+            self, overrides: Dict[str, str], message: str) -> None:
+        # Checked before any node starts: the classifiers would idle on without a camera.
+        with pytest.raises(DlaInferError, match=message):
+            build_topology(MULTI_ACCEL, TopologyOptions(start_image_source=True,
+                                                        image_source_overrides=overrides))
 
     def test_model_path_and_overrides_replace_the_file_values(self) -> None:
         specs = build_topology(MULTI_ACCEL, TopologyOptions(
@@ -259,3 +272,25 @@ class TestCommandLineValues:
         assert parse_bool('false', 'use_dispatcher') is False
         with pytest.raises(DlaInferError, match="use_dispatcher='maybe'"):
             parse_bool('maybe', 'use_dispatcher')
+
+    def test_numbers_of_launch_arguments_are_named_when_wrong(self) -> None:
+        assert parse_int(' 1 ', 'dla_core') == 1 and parse_int('-1', 'dla_core') == -1
+        assert parse_float('12.5', 'rate') == 12.5 and parse_float('30', 'rate') == 30.0
+        with pytest.raises(DlaInferError, match=r"dla_core='abc' given; use a whole number, "
+                                                r'e.g. dla_core:=0'):
+            parse_int('abc', 'dla_core')
+        for text in ('abc', 'nan', 'inf', ''):
+            with pytest.raises(DlaInferError, match=f"rate='{text}' given; use a number"):
+                parse_float(text, 'rate')
+
+    def test_parameter_files_written_for_a_launch_are_gone_when_it_ends(self) -> None:
+        import subprocess
+        import sys
+        code = ('from dla_infer_ros.topology import write_parameter_file as w; import os; '
+                "p = [w({'top_k': 3}, 'a'), w({'x': 'y'}, 'b')]; "
+                'assert all(os.path.isfile(f) for f in p); print(*p)')
+        done = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        paths = done.stdout.split()
+        assert len(paths) == 2 and not any(os.path.exists(p) for p in paths)

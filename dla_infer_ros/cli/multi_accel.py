@@ -29,7 +29,6 @@ frames per second, p50/p99 latency and the last top-1 result.
 """
 
 import argparse
-import difflib
 import importlib
 import json
 import signal
@@ -168,12 +167,6 @@ def create_node(spec: NodeSpec, context: Context) -> Node:
         raise DlaInferError(f'node {spec.name}: {e}') from e
     except DlaInferError as e:
         raise DlaInferError(f'node {spec.name}: {e}') from e
-    unknown = [name for name in spec.parameters if not node.has_parameter(name)]
-    if unknown:
-        # rclpy ignores overrides nobody declares: a misspelt dla_core would run on the GPU.
-        node.destroy_node()
-        known = list(module.PARAMETERS)
-        raise DlaInferError(f'node {spec.name}: {_unknown_parameters(unknown, known)}')
     return node
 
 
@@ -194,15 +187,6 @@ def start_managed(nodes: Sequence[Tuple[NodeSpec, Node]]) -> None:
                 node.transition(transition)
             except DlaInferError as e:
                 raise DlaInferError(f'node {spec.name}: {e}') from e
-
-
-def _unknown_parameters(unknown: Sequence[str], known: Sequence[str]) -> str:
-    """:return: which parameters the node does not have, with the nearest known names."""
-    described = []
-    for name in unknown:
-        guess = difflib.get_close_matches(name, known, n=1)
-        described.append(f'{name!r} (did you mean {guess[0]!r}?)' if guess else repr(name))
-    return f'no parameter {", ".join(described)}; the node has {", ".join(known)}'
 
 
 def spin_for(executor: SingleThreadedExecutor, nodes: Sequence[ServingNode],

@@ -15,7 +15,7 @@
 
 """Which Jetson this is, for choosing the DLA rule table (no ROS, no TensorRT)."""
 
-from typing import Optional
+from typing import Optional, Tuple
 
 from dla_infer_ros.errors import DlaInferError
 
@@ -57,3 +57,21 @@ def choose_platform(requested: str, compatible_path: str = COMPATIBLE_PATH) -> s
     if requested != 'auto':
         raise DlaInferError(f'dla_platform={requested!r}; expected auto, xavier or orin')
     return detect_platform(compatible_path) or 'orin'
+
+
+def platform_choice(requested: str, compatible_path: str = COMPATIBLE_PATH) -> Tuple[str, str]:
+    """
+    Give :func:`choose_platform`'s answer and how it was reached, for the log.
+
+    :return: the rule table name, and ``asked``, ``detected`` or, for ``auto`` off a
+        Jetson, a sentence saying that the rules of Orin are assumed.
+    :raises DlaInferError: as :func:`choose_platform`.
+    """
+    platform = choose_platform(requested, compatible_path)
+    if requested != 'auto':
+        return platform, 'asked'
+    if detect_platform(compatible_path) is not None:
+        return platform, 'detected'
+    return platform, ('dla_platform auto on a host that is not a Jetson Xavier or Orin (no '
+                      'tegra194/tegra234 in the device tree): the rules of Orin are assumed; '
+                      'set dla_platform to xavier or orin')

@@ -42,14 +42,15 @@ from dla_infer_ros.cdr import read_compressed_image, read_image
 from dla_infer_ros.classifier import Classifier, PREPROCESS_DEVICES, STAGES as CLASSIFIER_STAGES
 from dla_infer_ros.diagnostics import StatusBuilder
 from dla_infer_ros.dla.analyzer import analyze_model
-from dla_infer_ros.dla.platform_probe import choose_platform
+from dla_infer_ros.dla.platform_probe import platform_choice
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import (compressed_to_array, image_to_array, MAX_PIXELS,
                                             to_model_order)
 from dla_infer_ros.model_contract import resolve_model
 from dla_infer_ros.native_messages import restore as restore_stderr
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
-from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
+from dla_infer_ros.nodes.parameters import (declare_parameter, make_descriptor,
+                                            reject_unknown_overrides)
 from dla_infer_ros.nodes.spin import abandon, spin_node
 from dla_infer_ros.stats import PipelineStats
 
@@ -160,6 +161,7 @@ class ClassifierNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         for name, (default, _, _, _) in PARAMETERS.items():
             declare_parameter(self, name, default, _descriptor(name))
+        reject_unknown_overrides(self)
         self._node_name = node_name
         self._state = 'unconfigured'
         self._in_process = False
@@ -394,7 +396,9 @@ class ClassifierNode(LifecycleNode):
         if self._param('dla_core') < 0 or not contract.model_path.endswith('.onnx'):
             return ''
         try:
-            platform = choose_platform(self._param('dla_platform'))
+            platform, how = platform_choice(self._param('dla_platform'))
+            if how not in ('asked', 'detected'):
+                self.get_logger().warning(how)
             prediction = analyze_model(contract.model_path, platform, classifier.batch_size)
         except DlaInferError as e:
             self.get_logger().warning(f'offline DLA check skipped: {e}')
@@ -671,7 +675,8 @@ class ClassifierNode(LifecycleNode):
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run one classifier node until shutdown."""
-    spin_node(ClassifierNode, 'classifier', args)
+    spin_node(ClassifierNode, 'classifier', args,
+              {name: (spec[0], _descriptor(name)) for name, spec in PARAMETERS.items()})
 
 
 if __name__ == '__main__':

@@ -39,7 +39,8 @@ from vision_msgs.msg import Classification
 
 from dla_infer_ros.dispatch import Dispatcher
 from dla_infer_ros.errors import DlaInferError
-from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
+from dla_infer_ros.nodes.parameters import (declare_parameter, make_descriptor,
+                                            reject_unknown_overrides)
 from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('auto', 'reliable', 'best_effort')
@@ -86,6 +87,7 @@ class DispatcherNode(Node):
         super().__init__(node_name, **kwargs)
         declared = {name: declare_parameter(self, name, default, _descriptor(name))
                     for name, (default, _, _) in PARAMETERS.items()}
+        reject_unknown_overrides(self)
         # An unset string array reads as None here, and raises from get_parameter().
         targets = list(declared['targets'] or [])
         if not targets:
@@ -228,7 +230,8 @@ def _ms(seconds: Optional[float]) -> Optional[float]:
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run the dispatcher until shutdown."""
-    spin_node(DispatcherNode, 'dispatcher', args)
+    spin_node(DispatcherNode, 'dispatcher', args,
+              {name: (spec[0], _descriptor(name)) for name, spec in PARAMETERS.items()})
 
 
 if __name__ == '__main__':

@@ -32,7 +32,8 @@ from sensor_msgs.msg import Image
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.frame_source import ENCODINGS, FrameSource
 from dla_infer_ros.image_conversion import array_to_image_fields
-from dla_infer_ros.nodes.parameters import declare_parameter, make_descriptor
+from dla_infer_ros.nodes.parameters import (declare_parameter, make_descriptor,
+                                            reject_unknown_overrides)
 from dla_infer_ros.nodes.spin import spin_node
 
 RELIABILITIES = ('reliable', 'best_effort')
@@ -69,6 +70,7 @@ class ImageSourceNode(Node):
         super().__init__(node_name, **kwargs)
         for name, (default, _, _) in PARAMETERS.items():
             declare_parameter(self, name, default, _descriptor(name))
+        reject_unknown_overrides(self)
         reliability = self._param('reliability')
         if reliability not in RELIABILITIES:
             raise DlaInferError(f'reliability={reliability!r}; expected one of '
@@ -140,7 +142,8 @@ class ImageSourceNode(Node):
 
 def main(args: Optional[List[str]] = None) -> None:
     """Run the image source until shutdown."""
-    spin_node(ImageSourceNode, 'image_source', args)
+    spin_node(ImageSourceNode, 'image_source', args,
+              {name: (spec[0], _descriptor(name)) for name, spec in PARAMETERS.items()})
 
 
 if __name__ == '__main__':

@@ -13,10 +13,11 @@
 # limitations under the License.
 
 
-"""Parameter descriptors of the nodes, built one way, and their declaration."""
+"""Parameter descriptors of the nodes, built one way, their declaration, checks and help."""
 
 import copy
-from typing import Any, List, Optional, Tuple
+import difflib
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
@@ -91,3 +92,63 @@ def _take_integers_at_run_time(node: Node, name: str) -> None:
                 if p.name == name and p.type_ == Parameter.Type.INTEGER else p
                 for p in parameters]
     register(as_float)
+
+
+#: ROS names of the parameter types, by the Python type of the default.
+_TYPE_NAMES = {bool: 'bool', int: 'integer', float: 'double', str: 'string',
+               list: 'string array'}
+#: Parameters rclpy or the middleware read themselves, never declared by a node of ours.
+_FOREIGN_PREFIXES = ('qos_overrides.',)
+
+
+def reject_unknown_overrides(node: Node) -> None:
+    """
+    Refuse parameters given to ``node`` (``-p``, a parameters file) that it does not declare.
+
+    rclpy keeps such values without a word, so a misspelt ``dla_cor:=1`` would run on
+    the GPU. Call after every declaration.
+
+    :raises DlaInferError: naming each unknown parameter with the nearest declared name.
+    """
+    overrides = getattr(node, '_parameter_overrides', {})
+    unknown = [name for name in overrides if not node.has_parameter(name)
+               and not name.startswith(_FOREIGN_PREFIXES)]
+    if unknown:
+        known = sorted(node.get_parameters_by_prefix(''))
+        raise DlaInferError(unknown_parameters(unknown, known))
+
+
+def unknown_parameters(unknown: Sequence[str], known: Sequence[str]) -> str:
+    """:return: which parameters a node does not have, with the nearest known names."""
+    described = []
+    for name in unknown:
+        guess = difflib.get_close_matches(name, known, n=1)
+        described.append(f'{name!r} (did you mean {guess[0]!r}?)' if guess else repr(name))
+    return f'no parameter {", ".join(described)}; the node has {", ".join(known)}'
+
+
+def parameter_help(executable: str, summary: str,
+                   parameters: Mapping[str, Tuple[Any, ParameterDescriptor]]) -> str:
+    """
+    Describe a node's command line and parameters, from its declarations.
+
+    :param executable: the console script.
+    :param summary: what the node does.
+    :param parameters: name -> (default, descriptor), in declaration order.
+    :return: the text ``--help`` prints.
+    """
+    lines = [f'usage: ros2 run dla_infer_ros {executable} [--ros-args [-p NAME:=VALUE ...] '
+             f'[-r FROM:=TO ...] [--params-file FILE]]', '', summary.strip(), '',
+             'parameters (default; (restart): read-only, a change needs a restart):']
+    for name, (default, descriptor) in parameters.items():
+        limits = ''
+        for ranges in (descriptor.integer_range, descriptor.floating_point_range):
+            for bounds in ranges:
+                limits = f', {bounds.from_value:g}..{bounds.to_value:g}'
+        default_text = repr(default) if isinstance(default, str) else str(default).lower() \
+            if isinstance(default, bool) else str(default)
+        kind = _TYPE_NAMES.get(type(default), type(default).__name__)
+        lines.append(f'  {name} ({kind}, {default_text}{limits})'
+                     f'{" (restart)" if descriptor.read_only else ""}')
+        lines.append(f'      {descriptor.description}')
+    return '\n'.join(lines)

@@ -15,11 +15,12 @@
 
 """The one ``main`` of every node, in the Humble form, and the loop that serves nodes."""
 
+import inspect
 import os
 import sys
 import threading
 import time
-from typing import Callable, cast, List, Optional, Protocol, Sequence
+from typing import Any, Callable, cast, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import rclpy
 from rclpy.exceptions import ParameterException
@@ -27,8 +28,10 @@ from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedE
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.logging import get_logger
 from rclpy.node import Node
+from rclpy.utilities import remove_ros_args
 
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.nodes.parameters import parameter_help
 
 #: Seconds the executor waits at most; also how soon a stopped node or the end of a
 #: timed run is noticed (a node that stops serving also wakes it at once).
@@ -96,10 +99,13 @@ def serve(executor: Executor, nodes: Sequence[ServingNode], duration: float = 0.
     return time.monotonic() - start
 
 
-def spin_node(make_node: Callable[[], Node], name: str,
-              args: Optional[List[str]] = None) -> None:
+def spin_node(make_node: Callable[[], Node], name: str, args: Optional[List[str]] = None,
+              parameters: Optional[Mapping[str, Tuple[Any, Any]]] = None) -> None:
     """
     Initialise rclpy, make the node, serve it until shutdown, clean up.
+
+    ``-h`` or ``--help`` (before ``--ros-args``) prints the node's parameters and
+    exits 0 without starting anything.
 
     A node that cannot start (:class:`DlaInferError`, a parameter of the wrong
     type or out of range, or ROS arguments rcl cannot read, such as a malformed
@@ -112,7 +118,13 @@ def spin_node(make_node: Callable[[], Node], name: str,
     :param make_node: builds the node (after ``rclpy.init``).
     :param name: logger name for the start-up failure.
     :param args: command-line arguments for ``rclpy.init``.
+    :param parameters: the node's declarations, name -> (default, descriptor), for ``--help``.
     """
+    own = remove_ros_args(list(sys.argv if args is None else args))[1:]
+    if '-h' in own or '--help' in own:
+        summary = (inspect.getdoc(make_node) or '').split('\n\n')[0]
+        print(parameter_help(name, summary, parameters or {}))
+        raise SystemExit(0)
     try:
         rclpy.init(args=args)
     except rclpy_implementation.RCLError as e:
