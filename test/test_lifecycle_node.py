@@ -267,3 +267,19 @@ def test_cleanup_returns_the_tensorrt_device_memory(context: Any, tmp_path: Any,
             assert world.cuda.live == 0 and world.cuda.mem_get_info()[0] == free_before
     finally:
         node.destroy_node()
+
+
+@pytest.mark.parametrize('stop', ['SIGINT', 'SIGTERM'])
+def test_a_stop_signal_ends_the_managed_node_quietly(manager: Manager, tiny_model: str,
+                                                     stop: str) -> None:
+    import signal
+    with NodeProcess(NODE_MODULE, {'model_path': tiny_model}) as node:
+        assert manager.state() == 'active'
+        assert node.process is not None
+        node.process.send_signal(getattr(signal, stop))
+        assert node.process.wait(timeout=20) == 0
+        log = node.stop()
+    assert 'stopped; frames:' in log, log
+    # The lifecycle state machine is released with the node: nothing logs into a dead rosout.
+    assert 'Failed to publish log message to rosout' not in log, log
+    assert 'Traceback' not in log, log

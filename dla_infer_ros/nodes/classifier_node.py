@@ -671,6 +671,12 @@ class ClassifierNode(LifecycleNode):
         if hasattr(self, '_failed'):  # else the constructor failed before anything was made
             self._release(STOP_WAIT_S, on_exit=True)
         super().destroy_node()
+        # rclpy's LifecycleNode keeps its state machine, and with it the node's handle, past
+        # destroy_node(): the node's logger would then go on publishing to a rosout whose
+        # context is gone ("Failed to publish log message to rosout").
+        machine = getattr(self, '_state_machine', None)
+        if machine is not None:
+            machine.destroy_when_not_in_use()
 
 
 def main(args: Optional[List[str]] = None) -> None:

@@ -17,6 +17,7 @@
 
 import inspect
 import os
+import signal
 import sys
 import threading
 import time
@@ -99,6 +100,20 @@ def serve(executor: Executor, nodes: Sequence[ServingNode], duration: float = 0.
     return time.monotonic() - start
 
 
+def ignore_stop_signals() -> None:
+    """
+    Let no further SIGINT or SIGTERM interrupt the tear-down that one of them started.
+
+    ``ros2 run`` forwards Ctrl-C to a node that the terminal interrupted already: rclpy
+    then shut the context down again while the node's publishers were being destroyed,
+    which crashed the process now and then (SIGSEGV in ``Publisher.destroy``). The
+    tear-down takes about a second at most (:data:`WAIT_S`, the node's own waits).
+    """
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+
+
 def spin_node(make_node: Callable[[], Node], name: str, args: Optional[List[str]] = None,
               parameters: Optional[Mapping[str, Tuple[Any, Any]]] = None) -> None:
     """
@@ -120,7 +135,10 @@ def spin_node(make_node: Callable[[], Node], name: str, args: Optional[List[str]
     :param args: command-line arguments for ``rclpy.init``.
     :param parameters: the node's declarations, name -> (default, descriptor), for ``--help``.
     """
-    own = remove_ros_args(list(sys.argv if args is None else args))[1:]
+    try:
+        own = remove_ros_args(list(sys.argv if args is None else args))[1:]
+    except rclpy_implementation.RCLError:
+        own = []  # ROS arguments rcl cannot read: rclpy.init() below says so
     if '-h' in own or '--help' in own:
         summary = (inspect.getdoc(make_node) or '').split('\n\n')[0]
         print(parameter_help(name, summary, parameters or {}))
@@ -143,6 +161,7 @@ def spin_node(make_node: Callable[[], Node], name: str, args: Optional[List[str]
         get_logger(name).fatal(f'cannot start: {e}')
         raise SystemExit(1)
     finally:
+        ignore_stop_signals()
         if executor is not None:
             executor.shutdown()
         if node is not None:
