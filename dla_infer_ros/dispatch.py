@@ -24,17 +24,24 @@ dispatcher node uses a monotonic clock and the tests a simulated one.
   more than ``max_in_flight`` frames, so a frame arriving while every one is
   full is skipped at once instead of waiting in a queue that only adds
   latency. Under load every accelerator stays busy, and each gets a share of
-  the frames proportional to its throughput.
+  the frames proportional to its throughput. Accelerators within
+  :data:`TIE_TOLERANCE` (and :data:`TIE_SLACK`) of the best take turns (the one sent a frame least
+  recently first), so equal ones share a quiet stream instead of the first
+  taking it all; only those the caller says are available (subscribed) are chosen.
 * :class:`ReorderBuffer` releases results in frame order. It holds at most
   ``window`` frames; a frame whose result has not come when the window is full
   or when its ``timeout`` passes is dropped (counted), and a result arriving
   after that is discarded (counted as late), never released out of order.
-* :class:`Dispatcher` ties the two together.
+* :class:`Dispatcher` ties the two together. Frames are identified by arrival;
+  the caller's tag (the image's stamp and frame id) finds a result's frame among
+  those in flight on the accelerator that answered, oldest first, so frames
+  that share a tag (unstamped ones) are told apart.
 """
 
 import collections
 import dataclasses
-from typing import Deque, Dict, Generic, Hashable, List, Optional, Sequence, Tuple, TypeVar
+from typing import (Collection, Counter, Deque, Dict, Generic, Hashable, List, Optional,
+                    Sequence, Tuple, TypeVar)
 
 from dla_infer_ros.errors import DlaInferError
 
@@ -43,6 +50,12 @@ ResultT = TypeVar('ResultT')
 #: Service time assumed for an accelerator not measured yet, when none is (seconds).
 #: Only the ratio between accelerators matters, so any positive value works.
 DEFAULT_SERVICE_TIME = 1.0
+#: Accelerators whose expected finish is within this fraction of the best, plus
+#: :data:`TIE_SLACK`, are equal: they take turns. Far from the 4x between a GPU and a DLA
+#: core, wide enough for the noise between two equal DLA cores or two nodes of one model
+#: (whose service times, measured through DDS, vary by a millisecond or two).
+TIE_TOLERANCE = 0.2
+TIE_SLACK = 0.002  # seconds
 
 
 @dataclasses.dataclass
@@ -53,6 +66,7 @@ class _Target:
     in_flight: 'collections.OrderedDict[Hashable, float]'  # frame key -> time sent
     service_time: Optional[float] = None  # moving average, seconds
     last_done: float = float('-inf')
+    last_sent: float = float('-inf')
     completed: int = 0
 
 
@@ -88,26 +102,31 @@ class LoadBalancer:
         """:return: the accelerator names."""
         return [t.name for t in self._targets]
 
-    def choose(self) -> Optional[str]:
+    def choose(self, available: Optional[Collection[str]] = None) -> Optional[str]:
         """
         Pick the accelerator that would finish one more frame first.
 
-        :return: its name, or None when every accelerator is full.
+        Among those within :data:`TIE_TOLERANCE` of it, the one sent a frame least
+        recently (then the first in order).
+
+        :param available: the accelerators that may be chosen (default: all).
+        :return: its name, or None when every available accelerator is full.
         """
-        best: Optional[_Target] = None
-        best_finish = 0.0
-        for target in self._targets:
-            if len(target.in_flight) >= self.max_in_flight:
-                continue
-            finish = (len(target.in_flight) + 1) * self._service_time(target)
-            if best is None or finish < best_finish:
-                best, best_finish = target, finish
-        return best.name if best is not None else None
+        finishes = [((len(t.in_flight) + 1) * self._service_time(t), t) for t in self._targets
+                    if len(t.in_flight) < self.max_in_flight
+                    and (available is None or t.name in available)]
+        if not finishes:
+            return None
+        best_finish = min(finish for finish, _ in finishes)
+        limit = best_finish * (1.0 + TIE_TOLERANCE) + TIE_SLACK
+        tied = [t for finish, t in finishes if finish <= limit]
+        return min(tied, key=lambda t: t.last_sent).name
 
     def sent(self, target: str, key: Hashable, now: float) -> None:
         """Record that frame ``key`` went to ``target`` at ``now``."""
         state = self._by_name[target]
         state.in_flight[key] = now
+        state.last_sent = now
         self._owner[key] = state
 
     def done(self, target: str, key: Hashable, now: float) -> Optional[float]:
@@ -115,7 +134,8 @@ class LoadBalancer:
         Record a result and update the target's service time.
 
         The service time counts from when the accelerator could start the frame:
-        the later of its sending and the previous result, as for a FIFO server.
+        the later of its sending and the previous result, as for a FIFO server. An
+        accelerator's first result is not measured (its warm-up).
 
         :return: the measured service time, or None for a frame not in flight there.
         """
@@ -127,6 +147,8 @@ class LoadBalancer:
         service = max(now - max(sent_at, state.last_done), 0.0)
         state.last_done = now
         state.completed += 1
+        if state.completed == 1:
+            return service  # the first result carries the warm-up (first run, allocation)
         if state.service_time is None:
             state.service_time = service
         else:
@@ -158,11 +180,16 @@ class LoadBalancer:
         return self._by_name[target].completed
 
     def _service_time(self, target: _Target) -> float:
-        """Use the measurement, or the mean of the measured ones for a new accelerator."""
+        """
+        Use the measurement, or for an accelerator not measured yet the best one.
+
+        So a new accelerator ties with the best and gets its turn: measured, it takes
+        the share its speed earns.
+        """
         if target.service_time is not None:
             return max(target.service_time, 1e-9)
         measured = [t.service_time for t in self._targets if t.service_time is not None]
-        return max(sum(measured) / len(measured), 1e-9) if measured else DEFAULT_SERVICE_TIME
+        return max(min(measured), 1e-9) if measured else DEFAULT_SERVICE_TIME
 
 
 @dataclasses.dataclass
@@ -306,51 +333,92 @@ class Dispatcher(Generic[ResultT]):
         self.balancer = LoadBalancer(targets, max_in_flight, smoothing)
         self.buffer: ReorderBuffer[ResultT] = ReorderBuffer(window, timeout)
         self.stats = DispatchStats(per_target=dict.fromkeys(targets, 0))
+        self._arrivals = 0  # frame numbers, by arrival
+        self._tags: Dict[Hashable, Tuple[str, Hashable]] = {}  # frame -> (target, tag)
+        self._waiting: Dict[Tuple[str, Hashable], Deque[Hashable]] = {}  # oldest first
+        self._held: Counter[Hashable] = collections.Counter()  # tags of frames held
 
-    def submit(self, key: Hashable,
-               now: float) -> Tuple[Optional[str], List[Tuple[Hashable, ResultT]]]:
+    def submit(self, tag: Hashable, now: float, unique: bool = True,
+               available: Optional[Collection[str]] = None,
+               ) -> Tuple[Optional[str], List[Tuple[Hashable, ResultT]]]:
         """
         Take a new frame.
 
+        :param tag: what the frame's result will carry back (stamp and frame id).
+        :param unique: the tag names one frame, so a frame with a tag already held is
+            a duplicate (skipped); False for tags frames share (an unstamped camera).
+        :param available: the accelerators that may take it (default: all).
         :return: (the accelerator to send it to, or None to skip it because every
-            accelerator is full or the key is a duplicate; results released, in order).
+            available accelerator is full or it is a duplicate; (tag, result) released,
+            in frame order).
         """
         self.stats.received += 1
-        if key in self.buffer:
+        if unique and self._held[tag]:
             self.stats.duplicates += 1
             return None, []
-        target = self.balancer.choose()
+        target = self.balancer.choose(available)
         if target is None:
             self.stats.skipped += 1
             return None, []
-        released, dropped = self.buffer.add(key, now)
+        frame, self._arrivals = self._arrivals, self._arrivals + 1
+        released, dropped = self.buffer.add(frame, now)
         self._forget(dropped)
-        self.balancer.sent(target, key, now)
+        self._tags[frame] = (target, tag)
+        self._held[tag] += 1
+        self._waiting.setdefault((target, tag), collections.deque()).append(frame)
+        self.balancer.sent(target, frame, now)
         self.stats.per_target[target] += 1
-        return target, released
+        return target, self._untag(released)
 
-    def complete(self, target: str, key: Hashable, result: ResultT,
+    def complete(self, target: str, tag: Hashable, result: ResultT,
                  now: float) -> List[Tuple[Hashable, ResultT]]:
         """
-        Take a result from ``target``.
+        Take a result from ``target``: the oldest frame in flight there with this tag.
 
-        :return: results released, in frame order.
+        A result that matches no frame in flight there (dropped, or never sent) counts
+        as late.
+
+        :return: (tag, result) released, in frame order.
         """
-        self.balancer.done(target, key, now)
-        released, dropped = self.buffer.complete(key, result, now)
+        waiting = self._waiting.get((target, tag))
+        if not waiting:
+            self.buffer.stats.late += 1
+            return self.expire(now)
+        frame = waiting.popleft()
+        if not waiting:
+            del self._waiting[(target, tag)]
+        self.balancer.done(target, frame, now)
+        released, dropped = self.buffer.complete(frame, result, now)
         self._forget(dropped)
-        return released
+        return self._untag(released)
 
     def expire(self, now: float) -> List[Tuple[Hashable, ResultT]]:
         """
         Drop frames past their timeout; call it periodically.
 
-        :return: results released, in frame order.
+        :return: (tag, result) released, in frame order.
         """
         released, dropped = self.buffer.expire(now)
         self._forget(dropped)
-        return released
+        return self._untag(released)
+
+    def _untag(self, released: List[Tuple[Hashable, ResultT]]) -> List[Tuple[Hashable, ResultT]]:
+        return [(self._release_tag(frame), result) for frame, result in released]
+
+    def _release_tag(self, frame: Hashable) -> Hashable:
+        _, tag = self._tags.pop(frame)
+        self._held[tag] -= 1
+        if not self._held[tag]:
+            del self._held[tag]
+        return tag
 
     def _forget(self, dropped: List[Hashable]) -> None:
-        for key in dropped:
-            self.balancer.forget(key)
+        for frame in dropped:
+            self.balancer.forget(frame)
+            target, tag = self._tags[frame]
+            waiting = self._waiting.get((target, tag))
+            if waiting is not None and frame in waiting:
+                waiting.remove(frame)
+                if not waiting:
+                    del self._waiting[(target, tag)]
+            self._release_tag(frame)

@@ -88,9 +88,10 @@ class TestLoadBalancer:
 
     def test_camera_slower_than_the_fastest_accelerator_uses_only_it(self) -> None:
         dispatcher, released, _ = simulate({'slow': 3.0, 'fast': 1.0}, 1.5, 200, timeout=20.0)
-        # Frame 0 goes to the first target, before anything is measured; then only to 'fast',
-        # which finishes every frame before the next comes.
-        assert dispatcher.stats.per_target == {'slow': 1, 'fast': 199}
+        # Frame 0 goes to the first target, before anything is measured, and frame 2 too
+        # (a first result is a warm-up, not a measurement); then only to 'fast', which
+        # finishes every frame before the next comes.
+        assert dispatcher.stats.per_target == {'slow': 2, 'fast': 198}
         assert released == list(range(200))
 
     def test_unmeasured_targets_are_tried_before_loading_one_twice(self) -> None:
@@ -102,6 +103,20 @@ class TestLoadBalancer:
             balancer.sent(target, key, 0.0)
             chosen.append(target)
         assert chosen == ['a', 'b', 'c']
+
+    def test_equal_accelerators_share_a_quiet_stream(self) -> None:
+        # A frame every 5 s, 1 s each: any one could take every frame; they take turns.
+        dispatcher, released, _ = simulate({'dla0': 1.0, 'dla1': 1.0, 'cpu': 1.05}, 5.0, 30)
+        assert dispatcher.stats.per_target == {'dla0': 10, 'dla1': 10, 'cpu': 10}
+        assert released == list(range(30))
+
+    def test_only_available_accelerators_are_chosen(self) -> None:
+        balancer = LoadBalancer(['a', 'b'], max_in_flight=1)
+        assert balancer.choose(available=['b']) == 'b'
+        assert balancer.choose(available=[]) is None
+        balancer.sent('b', 1, 0.0)
+        assert balancer.choose(available=['b']) is None  # full
+        assert balancer.choose() == 'a'
 
     def test_full_targets_are_not_chosen(self) -> None:
         balancer = LoadBalancer(['a'], max_in_flight=2)
@@ -116,7 +131,9 @@ class TestLoadBalancer:
         balancer.sent('a', 1, 0.0)
         balancer.sent('a', 2, 0.0)
         assert balancer.done('a', 1, 2.0) == pytest.approx(2.0)
+        assert balancer.service_time('a') is None  # a first result is the warm-up
         assert balancer.done('a', 2, 4.0) == pytest.approx(2.0)  # not 4: it waited for frame 1
+        assert balancer.service_time('a') == pytest.approx(2.0)
         assert balancer.done('a', 3, 5.0) is None  # never sent
         assert balancer.completed('a') == 2
 
@@ -221,6 +238,35 @@ class TestDispatcher:
         assert dispatcher.submit(1, 0.3) == ('a', [])
         assert dispatcher.submit(1, 0.4) == (None, [])  # same frame again
         assert (dispatcher.stats.skipped, dispatcher.stats.duplicates) == (1, 1)
+
+    def test_frames_sharing_a_tag_are_told_apart_by_arrival(self) -> None:
+        # An unstamped camera: every frame carries the same tag back.
+        dispatcher: Dispatcher[str] = Dispatcher(['a', 'b'], window=8, max_in_flight=2)
+        assert dispatcher.submit('x', 0.0, unique=False) == ('a', [])
+        assert dispatcher.submit('x', 0.1, unique=False) == ('b', [])  # the equal one's turn
+        assert dispatcher.submit('x', 0.2, unique=False) == ('a', [])
+        assert dispatcher.complete('b', 'x', 'second', 0.3) == []  # the first is not back
+        assert dispatcher.complete('a', 'x', 'first', 0.4) == [('x', 'first'), ('x', 'second')]
+        assert dispatcher.complete('a', 'x', 'third', 0.5) == [('x', 'third')]
+        assert dispatcher.complete('a', 'x', 'extra', 0.6) == []  # nothing in flight: late
+        assert (dispatcher.stats.duplicates, dispatcher.buffer.stats.late) == (0, 1)
+
+    def test_unstamped_stream_is_merged_whole(self) -> None:
+        dispatcher: Dispatcher[int] = Dispatcher(['a', 'b', 'c'], window=16, max_in_flight=2,
+                                                 timeout=10.0)
+        merged, in_flight = [], []
+        for frame in range(500):
+            target, out = dispatcher.submit(0, float(frame), unique=False)
+            merged += [r for _, r in out]
+            assert target is not None
+            in_flight.append((target, frame))
+            if len(in_flight) == 3:  # every accelerator answers its frames in order
+                for done, number in in_flight:
+                    merged += [r for _, r in dispatcher.complete(done, 0, number, frame + 0.5)]
+                in_flight = []
+        for done, number in in_flight:
+            merged += [r for _, r in dispatcher.complete(done, 0, number, 500.0)]
+        assert merged == list(range(500)) and dispatcher.buffer.stats.dropped == 0
 
     def test_window_must_hold_every_frame_in_flight(self) -> None:
         with pytest.raises(DlaInferError, match='at least 6 frames'):

@@ -73,7 +73,7 @@ class Rig:
         for node in [*self.nodes, self.peer]:
             self.executor.add_node(node)
 
-    def publish(self, index: int) -> None:
+    def publish(self, index: int, stamped: bool = True) -> None:
         from sensor_msgs.msg import Image
         pixels = np.zeros((48, 64, 3), dtype=np.uint8)
         pixels[...] = COLOURS[index % 3][1]
@@ -81,7 +81,7 @@ class Rig:
         for key, value in array_to_image_fields(pixels, 'rgb8').items():
             setattr(msg, key, value)
         msg.header.frame_id = 'camera'
-        msg.header.stamp.sec, msg.header.stamp.nanosec = 1000 + index, 0
+        msg.header.stamp.sec, msg.header.stamp.nanosec = (1000 + index if stamped else 0), 0
         self.image_pub.publish(msg)
 
     def spin_until(self, condition: Any, timeout: float) -> bool:
@@ -148,3 +148,73 @@ def test_frame_key_is_stamp_and_frame_id() -> None:
     header = Header(frame_id='cam')
     header.stamp.sec, header.stamp.nanosec = 12, 345
     assert frame_key(header) == (12_000_000_345, 'cam')
+
+
+def test_unstamped_frames_are_merged_by_arrival(rig: Rig) -> None:
+    # A camera that leaves the stamp at zero: every frame has the same key.
+    assert rig.spin_until(lambda: rig.image_pub.get_subscription_count() > 0, 10.0)
+    for index in range(FRAMES):
+        rig.publish(index, stamped=False)
+        if index % BURST == BURST - 1:
+            rig.spin_until(lambda: False, 0.1)
+
+    def settled() -> bool:
+        stats = rig.dispatcher.stats_snapshot()
+        return stats['received'] == FRAMES and stats['released'] + stats['dropped'] + \
+            stats['skipped'] == FRAMES and len(rig.merged) == stats['released']
+
+    assert rig.spin_until(settled, 20.0), rig.dispatcher.stats_snapshot()
+    stats = rig.dispatcher.stats_snapshot()
+    assert stats['duplicates'] == 0 and (stats['dropped'], stats['late']) == (0, 0), stats
+    assert len(rig.merged) == FRAMES - stats['skipped'] > FRAMES // 2
+
+
+def test_a_quiet_stream_is_shared_by_equal_classifiers(rig: Rig) -> None:
+    # Three equal (CPU) classifiers, one frame at a time: they take turns.
+    assert rig.spin_until(lambda: rig.image_pub.get_subscription_count() > 0, 10.0)
+    for index in range(30):
+        rig.publish(index)
+        assert rig.spin_until(lambda: len(rig.merged) == index + 1, 10.0)
+    sent = {name: t['sent'] for name, t in rig.dispatcher.stats_snapshot()['targets'].items()}
+    assert all(count > 0 for count in sent.values()), sent  # was: every frame to one node
+
+
+def test_frames_wait_for_no_classifier_that_is_not_listening(tiny_model: str) -> None:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+    from dla_infer_ros.nodes.dispatcher_node import DispatcherNode
+    configure_ros_environment()
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = DispatcherNode(context=context, parameter_overrides=[
+        Parameter('targets', value=['gone_a', 'gone_b']),
+        Parameter('diagnostics_period', value=0.2)])
+    peer = rclpy.create_node('peer', context=context)
+    statuses: List[Any] = []
+    peer.create_subscription(DiagnosticArray, '/diagnostics', statuses.append, 10)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(peer)
+    try:
+        rig_publish = peer.create_publisher(Image, 'image', 10)
+        assert spin_until(executor, lambda: rig_publish.get_subscription_count() > 0, 10.0)
+        for index in range(5):
+            msg = Image(height=1, width=1, encoding='rgb8', step=3, data=bytes(3))
+            msg.header.stamp.sec = 1000 + index
+            rig_publish.publish(msg)
+        assert spin_until(executor, lambda: node.stats_snapshot()['received'] == 5, 10.0)
+        stats = node.stats_snapshot()
+        # Skipped at once, not sent into nowhere to be dropped after the timeout.
+        assert stats['skipped'] == 5 and stats['dropped'] == 0
+        assert all(t['sent'] == 0 for t in stats['targets'].values())
+        assert spin_until(executor, lambda: len(statuses) >= 2, 10.0)
+        values = {kv.key: kv.value for kv in statuses[-1].status[0].values}
+        assert values['gone_a state'] == 'idle: nothing subscribes to /gone_a/image'
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        peer.destroy_node()
+        context.try_shutdown()

@@ -68,8 +68,13 @@ def _descriptor(name: str) -> ParameterDescriptor:
     return make_descriptor(default, description, True, bounds)
 
 
-def frame_key(header: Any) -> Hashable:
-    """:return: what identifies a frame and its result: (stamp in ns, frame_id)."""
+def frame_key(header: Any) -> Tuple[int, str]:
+    """
+    Give what a frame's result carries back: (stamp in ns, frame_id).
+
+    It names one frame when the stamp is set; unstamped frames share it, and the
+    dispatcher tells them apart by arrival.
+    """
     return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec, header.frame_id
 
 
@@ -101,6 +106,7 @@ class DispatcherNode(Node):
             targets, self._param('window'), self._param('timeout'),
             self._param('max_in_flight'), self._param('service_time_smoothing'))
         self._group = MutuallyExclusiveCallbackGroup()
+        self._sent_before: Dict[str, int] = {}  # per target, at the last status; '': received
         self._create_target_topics(targets)
         self._output = self.create_publisher(Classification, 'classification', 10)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -150,9 +156,19 @@ class DispatcherNode(Node):
             self.get_logger().info(f'camera subscription now {wanted} to match the '
                                    f'publishers on {self._subscription.topic_name}')
 
+    def _matched(self) -> List[str]:
+        """:return: the targets whose classifier subscribes to the frames sent to it."""
+        return [name for name, publisher in self._target_pubs.items()
+                if publisher.get_subscription_count() > 0]
+
     def _on_image(self, msg: Image) -> None:
+        # Only to classifiers that are listening: a frame sent before a node's subscription
+        # matched would be lost and come back as a timeout drop.
+        available = self._matched()
+        key = frame_key(msg.header)
         with self._lock:
-            target, released = self._core.submit(frame_key(msg.header), time.monotonic())
+            target, released = self._core.submit(key, time.monotonic(),
+                                                 unique=key[0] != 0, available=available)
         self._publish(released)
         if target is not None:
             self._target_pubs[target].publish(msg)
@@ -191,6 +207,17 @@ class DispatcherNode(Node):
                     'duplicates': core.stats.duplicates, 'released': buffer.released,
                     'dropped': buffer.dropped, 'late': buffer.late, 'targets': targets}
 
+    def _target_state(self, name: str, matched: bool, sent: int, received: int) -> str:
+        """:return: why a target is idle, or that it serves (since the last status)."""
+        if not matched:
+            return f'idle: nothing subscribes to {self._target_pubs[name].topic_name}'
+        if sent:
+            return 'serving'
+        if received:
+            return ('idle: faster accelerators had room for every frame (a quiet stream goes '
+                    'to the one that finishes first)')
+        return 'idle: no camera frames'
+
     def failure(self) -> str:
         """:return: '' (the dispatcher serves from the executor only)."""
         return ''
@@ -211,9 +238,15 @@ class DispatcherNode(Node):
         snapshot = self.stats_snapshot()
         values = [(key, str(snapshot[key])) for key in
                   ('received', 'skipped', 'duplicates', 'released', 'dropped', 'late')]
+        matched = self._matched()
+        sent_now = {name: t['sent'] for name, t in snapshot['targets'].items()}
         for name, numbers in snapshot['targets'].items():
             values += [(f'{name} {key}', 'n/a' if value is None else str(value))
                        for key, value in numbers.items()]
+            values.append((f'{name} state', self._target_state(
+                name, name in matched, sent_now[name] - self._sent_before.get(name, 0),
+                snapshot['received'] - self._sent_before.get('', 0))))
+        self._sent_before = {**sent_now, '': snapshot['received']}
         level = DiagnosticStatus.WARN if snapshot['dropped'] else DiagnosticStatus.OK
         status = DiagnosticStatus(
             level=level, name=f'{self.get_fully_qualified_name()}: dispatcher',
