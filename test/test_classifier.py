@@ -18,13 +18,14 @@
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 import pytest
+from toy_backend import ToyBackend
 
 from conftest import needs_onnxruntime
-from dla_infer_ros.backends import Backend, BackendOptions, DeviceReport, TensorSpec
+from dla_infer_ros.backends import BackendOptions
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.cli import classify_image
 from dla_infer_ros.errors import DlaInferError
@@ -188,49 +189,12 @@ def test_a_failed_activation_frees_the_backend(tiny_model: str, tmp_path: Any) -
     assert not classifier.backend.is_active and classifier.postprocessor is None
 
 
-class ToyBackend(Backend):
-    """A backend in one place: mean colour -> scores of 4 classes (red, green, blue, gray)."""
-
-    name = 'toy'
-
-    def __init__(self, model_path: str, options: Optional[BackendOptions] = None, *,
-                 calibration_preprocess: Any = None) -> None:
-        super().__init__(model_path, options)
-        self.calibration_preprocess = calibration_preprocess
-        batch = self.options.batch_size
-        self._inputs = [TensorSpec('input', (batch, 3, 8, 8), np.dtype(np.float32))]
-        self._outputs = [TensorSpec('logits', (batch, 4), np.dtype(np.float32))]
-        self._scores = np.zeros((batch, 4), np.float32)
-
-    @property
-    def inputs(self) -> List[TensorSpec]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> List[TensorSpec]:
-        return self._outputs
-
-    def describe(self) -> DeviceReport:
-        return DeviceReport(self.name, self.options.requested_device, 'CPU')
-
-    def _activate_impl(self) -> None:
-        pass
-
-    def _deactivate_impl(self) -> None:
-        pass
-
-    def _infer_impl(self, feed: Any, on_device: Any) -> Dict[str, np.ndarray]:
-        means = feed['input'].mean(axis=(2, 3))
-        self._scores[:, :3] = means * 10
-        self._scores[:, 3] = 5.0
-        return {'logits': self._scores}
-
-
 def test_a_new_backend_is_its_class_and_one_registry_entry(
         tiny_model: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from dla_infer_ros import backends
     monkeypatch.setitem(backends.BACKENDS, 'toy', backends.BackendEntry(
-        __name__, 'ToyBackend', 'numpy', calibration_hook=True))
+        'toy_backend', 'ToyBackend', 'numpy', calibration_hook=True,
+        options='toy_backend:OPTIONS'))
     with Classifier(resolve_model(tiny_model), 'toy', top_k=1) as classifier:
         assert isinstance(classifier.backend, ToyBackend)
         # its capabilities come from the entry: the calibration hook is handed over

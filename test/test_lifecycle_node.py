@@ -283,3 +283,20 @@ def test_a_stop_signal_ends_the_managed_node_quietly(manager: Manager, tiny_mode
     # The lifecycle state machine is released with the node: nothing logs into a dead rosout.
     assert 'Failed to publish log message to rosout' not in log, log
     assert 'Traceback' not in log, log
+
+
+def test_a_registered_backend_brings_its_option_to_the_node(
+        context: Any, tiny_model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # test/toy_backend.py and one registry entry: the node declares and passes its option.
+    from dla_infer_ros import backends
+    monkeypatch.setitem(backends.BACKENDS, 'toy', backends.BackendEntry(
+        'toy_backend', 'ToyBackend', 'numpy', options='toy_backend:OPTIONS'))
+    node = _node(context, model_path=tiny_model, backend='toy', toy_gray_score=42.0)
+    try:
+        assert node.get_parameter('toy_gray_score').value == 42.0
+        descriptor = node.describe_parameter('toy_gray_score')
+        assert descriptor.description == 'score of the gray class' and descriptor.read_only
+        assert node.device_report().backend == 'toy'
+        assert node._classifier.backend.options.option('toy_gray_score') == 42.0
+    finally:
+        node.destroy_node()

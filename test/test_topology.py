@@ -22,7 +22,7 @@ from typing import Dict, List
 import pytest
 
 from dla_infer_ros.errors import DlaInferError
-from dla_infer_ros.topology import (build_topology, default_config_path, load_parameter_file,
+from dla_infer_ros.topology import (build_topology, default_config_path,
                                     NodeSpec, parse_bool, parse_float, parse_int,
                                     requested_overrides, TopologyOptions)
 
@@ -127,51 +127,6 @@ class TestShippedConfig:
         assert parameter_lines
         uncommented = [line for line in parameter_lines if not re.search(r'\S\s+#\s*\S', line)]
         assert not uncommented
-
-    def test_single_classifier_file_covers_every_node_parameter(self) -> None:
-        sections = load_parameter_file(CLASSIFIER)
-        assert list(sections) == ['/**']
-        classifier_node = pytest.importorskip('dla_infer_ros.nodes.classifier_node',
-                                              reason='rclpy and the messages are needed')
-        assert set(sections['/**']) == set(classifier_node.PARAMETERS)
-        for name, value in sections['/**'].items():
-            assert type(value) is type(classifier_node.PARAMETERS[name][0]), name
-
-    def test_multi_accel_classifier_parameters_match_the_node(self) -> None:
-        classifier_node = pytest.importorskip('dla_infer_ros.nodes.classifier_node',
-                                              reason='rclpy and the messages are needed')
-        for spec in build_topology(MULTI_ACCEL):
-            assert set(spec.parameters) == set(classifier_node.PARAMETERS)
-            for name, value in spec.parameters.items():
-                assert type(value) is type(classifier_node.PARAMETERS[name][0]), name
-
-    def test_shipped_defaults_and_the_readme_table_follow_the_node(self) -> None:
-        """The node's declarations are the source; the file and the README must not drift."""
-        yaml = pytest.importorskip('yaml')
-        classifier_node = pytest.importorskip('dla_infer_ros.nodes.classifier_node',
-                                              reason='rclpy and the messages are needed')
-        declared = classifier_node.PARAMETERS
-        with open(CLASSIFIER, encoding='utf-8') as f:
-            comments = dict(re.findall(r'^\s{4}(\w+):.*?#\s*(.*)$', f.read(), re.MULTILINE))
-        values = load_parameter_file(CLASSIFIER)['/**']
-        for name, (default, _, read_only, _) in declared.items():
-            assert values[name] == default, f'{name}: {values[name]!r} in the file'
-            assert comments[name].startswith('(restart)') == read_only, name
-        with open(os.path.join(os.path.dirname(CLASSIFIER), '..', 'README.md'),
-                  encoding='utf-8') as f:
-            readme = f.read()
-        table = readme[readme.index('| Parameter | Default |'):]
-        table = table[:table.index('\n\n')]
-        documented: Dict[str, object] = {}
-        for row in table.splitlines()[2:]:
-            cells = row.split('|')
-            names = re.findall(r'`(\w+)`', cells[1])
-            defaults = re.findall(r'`([^`]*)`', cells[2])
-            assert len(names) == len(defaults), row
-            documented.update((n, yaml.safe_load(d)) for n, d in zip(names, defaults))
-        assert sorted(documented) == sorted(declared)
-        for name, value in documented.items():
-            assert value == declared[name][0], f'README: {name} = {value!r}'
 
     def test_default_config_path_finds_the_file(self) -> None:
         assert os.path.isfile(default_config_path('multi_accel.yaml'))

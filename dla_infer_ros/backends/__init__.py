@@ -48,6 +48,9 @@ class BackendEntry:
     dla_cores: str = ''
     #: runs the ``cpu`` device of the benchmark (and the reference of its checks)
     cpu: bool = False
+    #: ``module:ATTRIBUTE`` of the backend's own options (:class:`dla_infer_ros.schema.Setting`
+    #: entries; a light module: it is read to declare parameters, the backend is not loaded)
+    options: str = ''
 
     def dla_core_count(self) -> int:
         """:return: the DLA cores this host offers the backend (0 when it uses none)."""
@@ -63,9 +66,11 @@ class BackendEntry:
 BACKENDS: Dict[str, BackendEntry] = {
     'tensorrt': BackendEntry('dla_infer_ros.backends.tensorrt', 'TensorRtBackend', 'tensorrt',
                              calibration_hook=True,
-                             dla_cores='dla_infer_ros.backends.tensorrt:dla_core_count'),
+                             dla_cores='dla_infer_ros.backends.tensorrt:dla_core_count',
+                             options='dla_infer_ros.backends.tensorrt.options:OPTIONS'),
     'onnxruntime': BackendEntry('dla_infer_ros.backends.onnxruntime_backend',
-                                'OnnxRuntimeBackend', 'onnxruntime', cpu=True),
+                                'OnnxRuntimeBackend', 'onnxruntime', cpu=True,
+                                options='dla_infer_ros.backends.onnxruntime_backend:OPTIONS'),
 }
 #: what the ``backend`` parameter and options accept
 BACKEND_CHOICES = ('auto', *BACKENDS)

@@ -26,7 +26,7 @@ runs the model, which is not always the one that was asked for.
 import abc
 import dataclasses
 from types import TracebackType
-from typing import Collection, Dict, List, Mapping, Optional, Tuple, Type
+from typing import Any, Collection, Dict, List, Mapping, Optional, Tuple, Type
 
 import numpy as np
 
@@ -84,6 +84,8 @@ class BackendOptions:
     #: TensorRT tactic sources allowed in builds (trtexec --tacticSources), e.g.
     #: ('CUBLAS_LT',); () allows TensorRT's own kernels only; None keeps TensorRT's default
     tactic_sources: Optional[Tuple[str, ...]] = None
+    #: the options of a backend that have no field here, by name (``option()`` reads them)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Reject impossible values with a message naming them."""
@@ -113,6 +115,19 @@ class BackendOptions:
         if self.cuda_binding not in ('cuda-python', 'pycuda'):
             raise DlaInferError(f'cuda_binding={self.cuda_binding!r} requested; '
                                 "choose 'cuda-python' or 'pycuda'")
+
+    def option(self, name: str) -> Any:
+        """
+        Read a backend option: a value of ``extra``, a field, or the option's declared default.
+
+        :raises DlaInferError: for a name no backend declares.
+        """
+        if name in self.extra:
+            return self.extra[name]
+        if name in {field.name for field in dataclasses.fields(self)}:
+            return getattr(self, name)
+        from dla_infer_ros.schema import setting  # the declarations read the registry
+        return setting(name).default
 
     @property
     def requested_device(self) -> str:

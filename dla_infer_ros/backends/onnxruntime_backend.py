@@ -30,6 +30,13 @@ import numpy as np
 from dla_infer_ros._optional import require
 from dla_infer_ros.backends.base import Backend, DeviceReport, TensorSpec
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.schema import Setting
+
+#: This backend's own options (the node's parameters, the command lines' options).
+OPTIONS = (
+    Setting('cpu_threads', 1, 'CPU threads of the CPU provider; 0: the runtime default',
+            bounds=(0, 64), flag='--threads'),
+)
 
 _ORT_TYPES = {
     'tensor(float)': np.float32, 'tensor(float16)': np.float16, 'tensor(double)': np.float64,

@@ -22,13 +22,17 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from dla_infer_ros.backends import BACKEND_CHOICES, BackendOptions
-from dla_infer_ros.backends.base import PRECISIONS
 from dla_infer_ros.classifier import Classifier
 from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
 from dla_infer_ros.image_conversion import read_image_file
 from dla_infer_ros.model_contract import resolve_model
+from dla_infer_ros.schema import add_arguments, argument_values, backend_options
+
+
+#: The classifier's settings this command offers (:mod:`dla_infer_ros.schema`).
+SETTINGS = ('model_path', 'labels_path', 'backend', 'dla_core', 'allow_gpu_fallback',
+            'precision', 'cpu_threads')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,18 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         description='Classify image files with the embedded EfficientNet-Lite0 (ImageNet) or '
                     'another model, on the GPU, a DLA core or the CPU, and print the top-k.')
     parser.add_argument('images', nargs='+', help='image files (anything OpenCV reads)')
-    parser.add_argument('--model', default='', help='ONNX model with a contract .json next to '
-                        'it (default: the embedded EfficientNet-Lite0)')
-    parser.add_argument('--labels', default='', help="labels file (default: the contract's)")
-    parser.add_argument('--backend', default='auto', choices=BACKEND_CHOICES)
-    parser.add_argument('--dla-core', type=int, default=-1,
-                        help='DLA core to run on; -1 (default) asks for the GPU')
-    parser.add_argument('--no-gpu-fallback', action='store_true',
-                        help='refuse to run anywhere but the requested accelerator')
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
-    parser.add_argument('--top-k', type=int, default=5)
-    parser.add_argument('--threads', type=int, default=0,
-                        help='CPU threads for the CPU provider (0: runtime default)')
+    add_arguments(parser, SETTINGS, defaults={'cpu_threads': 0})
+    parser.add_argument('--top-k', type=int, default=5, help='results per image (default 5)')
     parser.add_argument('--json', action='store_true', help='print JSON instead of text')
     return parser
 
@@ -81,11 +75,10 @@ def run(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_paths(args.images)
-        contract = resolve_model(args.model, args.labels)
-        options = BackendOptions(dla_core=args.dla_core,
-                                 allow_gpu_fallback=not args.no_gpu_fallback,
-                                 precision=args.precision, cpu_threads=args.threads)
-        with Classifier(contract, args.backend, options, top_k=args.top_k) as classifier:
+        values = argument_values(args, SETTINGS)
+        contract = resolve_model(values['model_path'], values['labels_path'])
+        with Classifier(contract, values['backend'], backend_options(values),
+                        top_k=args.top_k) as classifier:
             report = classifier.describe()
             entries = [_classify_one(classifier, path) for path in args.images]
     except DlaInferError as e:

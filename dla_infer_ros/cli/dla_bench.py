@@ -28,13 +28,18 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from dla_infer_ros.backends import BACKEND_CHOICES
-from dla_infer_ros.backends.base import PRECISIONS
 from dla_infer_ros.benchmark import (BenchOptions, default_devices, Device, PHOTOS_DIR,
                                      run_benchmark, STATISTICS)
 from dla_infer_ros.classifier import PREPROCESS_DEVICES, STAGES
 from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.schema import add_arguments, argument_values
+
+
+#: The classifier's settings this command offers (:mod:`dla_infer_ros.schema`), named as
+#: the fields of :class:`BenchOptions`.
+SETTINGS = ('backend', 'precision', 'batch_size', 'calibration_dir', 'allow_gpu_fallback',
+            'spin_wait', 'cpu_threads', 'engine_cache_dir')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,14 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='',
                         help='comma-separated gpu, dla0, dla1, ..., cpu (cpu = ONNX Runtime); '
                              'default: every accelerator this host has')
-    parser.add_argument('--backend', default='auto', choices=BACKEND_CHOICES,
-                        help='backend for gpu and dla devices (default: auto)')
-    parser.add_argument('--precision', default='fp32', choices=PRECISIONS)
-    parser.add_argument('--batch', type=int, default=1, help='images per query (default 1)')
-    parser.add_argument('--calibration-dir', default='',
-                        help='INT8 calibration images, or a calibration cache file')
-    parser.add_argument('--no-gpu-fallback', action='store_true',
-                        help='a DLA device must run every layer itself, or the run fails')
+    add_arguments(parser, SETTINGS, defaults={'cpu_threads': 0})
     parser.add_argument('--warmup', type=float, default=0.2, help='seconds (default 0.2)')
     parser.add_argument('--duration', type=float, default=3.0,
                         help='measure at least this many seconds (default 3)')
@@ -63,8 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help='measure at least this many queries (default 10)')
     parser.add_argument('--avg-runs', type=int, default=10,
                         help='report averages over this many consecutive queries (default 10)')
-    parser.add_argument('--spin-wait', action='store_true',
-                        help='busy-wait for each result instead of sleeping (TensorRT)')
     parser.add_argument('--preprocess', choices=PREPROCESS_DEVICES, default=None,
                         help='time the whole data path per query: preprocessing the batch on '
                              'this device (auto: the GPU where the backend allows), inference, '
@@ -73,9 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help='the image each query reads (default: the first test photo)')
     parser.add_argument('--concurrent', action='store_true',
                         help='also measure every device at the same time')
-    parser.add_argument('--threads', type=int, default=0,
-                        help='CPU threads of ONNX Runtime (0: its default)')
-    parser.add_argument('--cache-dir', default='', help='engine cache folder')
     parser.add_argument('--tactic-sources', default=None, metavar='LIST',
                         help='TensorRT tactic sources to allow, comma-separated (e.g. '
                              'CUBLAS_LT,JIT_CONVOLUTIONS); none: the kernels of TensorRT '
@@ -95,11 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from(args: argparse.Namespace) -> BenchOptions:
     """:return: the benchmark options the arguments ask for."""
     return BenchOptions(
-        backend=args.backend, precision=args.precision, batch_size=args.batch,
-        calibration_dir=args.calibration_dir, allow_gpu_fallback=not args.no_gpu_fallback,
+        **argument_values(args, SETTINGS),
         warmup_s=args.warmup, duration_s=args.duration, iterations=args.iterations,
-        avg_runs=args.avg_runs, spin_wait=args.spin_wait, cpu_threads=args.threads,
-        engine_cache_dir=args.cache_dir, tactic_sources=_tactic_sources(args.tactic_sources),
+        avg_runs=args.avg_runs, tactic_sources=_tactic_sources(args.tactic_sources),
         preprocess=args.preprocess or '')
 
 

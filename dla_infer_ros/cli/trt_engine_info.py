@@ -30,43 +30,32 @@ import os
 import sys
 from typing import List, Optional
 
-from dla_infer_ros.backends.base import BackendOptions, PRECISIONS
-from dla_infer_ros.backends.tensorrt import DlaMemoryPools, TensorRtBackend
+from dla_infer_ros.backends.tensorrt import TensorRtBackend
 from dla_infer_ros.cli import run_interruptibly
 from dla_infer_ros.errors import DlaInferError
+from dla_infer_ros.schema import add_arguments, argument_values, backend_options
 
-_MIB = 1 << 20
+
+#: The classifier's settings this command offers (:mod:`dla_infer_ros.schema`).
+SETTINGS = ('dla_core', 'allow_gpu_fallback', 'precision', 'batch_size', 'engine_cache_dir',
+            'force_rebuild', 'workspace_mb', 'dla_sram_mb', 'cuda_binding')
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """:return: the parsed command line."""
+def build_parser() -> argparse.ArgumentParser:
+    """:return: the command-line parser."""
     parser = argparse.ArgumentParser(
         prog='trt_engine_info',
         description='Show which layers of a TensorRT engine run on the DLA and which on the GPU.')
     parser.add_argument('model', help='ONNX model (built or taken from the engine cache) '
                                       'or serialized engine (.plan/.engine)')
-    parser.add_argument('--dla-core', type=int, default=-1,
-                        help='DLA core to build for / load on; -1 = GPU (default)')
-    parser.add_argument('--no-gpu-fallback', action='store_true',
-                        help='refuse layers (or hosts) the DLA cannot serve')
-    parser.add_argument('--precision', choices=PRECISIONS, default='fp16',
-                        help='build precision (default fp16; the DLA needs fp16 or int8)')
-    parser.add_argument('--batch', type=int, default=1, help='batch size (default 1)')
+    add_arguments(parser, SETTINGS, defaults={'precision': 'fp16'})
     parser.add_argument('--calibration-cache', default='',
                         help='INT8 calibration cache file (image folders need the '
                              'preprocessing of the node and are not read here)')
-    parser.add_argument('--cache-dir', default='', help='engine cache directory '
-                                                        '(default ~/.cache/dla_infer_ros)')
-    parser.add_argument('--force-rebuild', action='store_true', help='ignore the engine cache')
-    parser.add_argument('--workspace-mb', type=int, default=1024, help='builder workspace')
-    parser.add_argument('--dla-sram-mb', type=int, default=0,
-                        help='DLA managed SRAM pool (MiB; 0 = TensorRT default)')
-    parser.add_argument('--cuda-binding', choices=('cuda-python', 'pycuda'),
-                        default='cuda-python')
     parser.add_argument('--json', action='store_true',
                         help='print the engine inspector JSON instead of the table')
     parser.add_argument('--verbose', action='store_true', help='show TensorRT INFO messages')
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -76,20 +65,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run(argv: Optional[List[str]] = None) -> int:
     """Run the command; :return: the exit status: 0, or 2 with one error line."""
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     if not os.path.isfile(args.model):
         print(f'trt_engine_info: {args.model}: no such file', file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format='%(levelname)s %(message)s')
     try:
-        options = BackendOptions(
-            dla_core=args.dla_core, allow_gpu_fallback=not args.no_gpu_fallback,
-            precision=args.precision, batch_size=args.batch, engine_cache_dir=args.cache_dir,
-            force_rebuild=args.force_rebuild, calibration_dir=args.calibration_cache,
-            workspace_mb=args.workspace_mb, cuda_binding=args.cuda_binding)
-        pools = DlaMemoryPools(managed_sram=args.dla_sram_mb * _MIB)
-        with TensorRtBackend(args.model, options, dla_pools=pools) as backend:
+        values = argument_values(args, SETTINGS)
+        options = backend_options({**values, 'calibration_dir': args.calibration_cache})
+        with TensorRtBackend(args.model, options) as backend:
             if args.json:
                 print(json.dumps(json.loads(backend.engine_information()), indent=2))
             else:

@@ -30,6 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy)
 from rclpy.serialization import deserialize_message
@@ -37,38 +38,29 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Classification, LabelInfo, ObjectHypothesis, VisionClass
 
-from dla_infer_ros.backends import BACKEND_CHOICES, BackendOptions, BATCH_SIZES
 from dla_infer_ros.cdr import read_compressed_image, read_image
-from dla_infer_ros.classifier import Classifier, PREPROCESS_DEVICES, STAGES as CLASSIFIER_STAGES
+from dla_infer_ros.classifier import Classifier, STAGES as CLASSIFIER_STAGES
 from dla_infer_ros.diagnostics import StatusBuilder
 from dla_infer_ros.dla.analyzer import analyze_model
 from dla_infer_ros.dla.platform_probe import platform_choice
 from dla_infer_ros.errors import DlaInferError
-from dla_infer_ros.image_conversion import (compressed_to_array, image_to_array, MAX_PIXELS,
-                                            to_model_order)
+from dla_infer_ros.image_conversion import compressed_to_array, image_to_array, to_model_order
 from dla_infer_ros.model_contract import resolve_model
 from dla_infer_ros.native_messages import restore as restore_stderr
+from dla_infer_ros.nodes.classifier_settings import classifier_parameters, MAX_IMAGE_PIXELS
 from dla_infer_ros.nodes.frame_queue import Frame, FrameQueue
 from dla_infer_ros.nodes.parameters import (declare_parameter, make_descriptor,
                                             reject_unknown_overrides)
 from dla_infer_ros.nodes.spin import abandon, spin_node
+from dla_infer_ros.schema import backend_options, Setting
 from dla_infer_ros.stats import PipelineStats
 
 STAGES = ('convert', *CLASSIFIER_STAGES, 'in_node', 'end_to_end')
 #: Encodings whose raw view may be read as is (where the classifier reads that channel order).
 NATIVE_ORDER = {'rgb8': 'RGB', 'bgr8': 'BGR', '8UC3': 'BGR', 'mono8': 'GRAY', '8UC1': 'GRAY',
                 'rgba8': 'RGBA', 'bgra8': 'BGRA', '8UC4': 'BGRA'}
-RELIABILITIES = ('auto', 'reliable', 'best_effort')
-#: image_transport's names: raw frames on the base topic, compressed ones on <base>/compressed.
-IMAGE_TRANSPORTS = ('raw', 'compressed')
-#: What ObjectHypothesis.class_id carries.
-CLASS_ID_KINDS = ('index', 'label')
 TRANSITIONS = ('configure', 'activate', 'deactivate', 'cleanup', 'shutdown')
-DLA_PLATFORMS = ('auto', 'xavier', 'orin')
 _LOG_THROTTLE_S = 5.0
-#: Default of max_image_pixels: 16.8 MP (4096 x 4096) holds 4K and most machine-vision
-#: cameras; what such a frame costs to decode and convert is a fraction of the node's size.
-MAX_IMAGE_PIXELS = 4096 * 4096
 #: Conversion buffers up to this size are kept for the next frame; a larger one (a frame
 #: far bigger than the camera's usual) is freed after use.
 _KEPT_BUFFER_BYTES = 4096 * 2160 * 3
@@ -78,64 +70,12 @@ STOP_WAIT_S = 1.0
 #: Seconds the cleanup transition waits for it before it fails (the model stays loaded).
 CLEANUP_WAIT_S = 10.0
 
-# name: (default, description, read_only, range)
-PARAMETERS: Dict[str, Tuple[Any, str, bool, Optional[Tuple[float, float]]]] = {
-    'autostart': (True, 'configure and activate at start; false: stay unconfigured until a '
-                  'lifecycle manager or `ros2 lifecycle set` drives the node', True, None),
-    'model_path': ('', 'ONNX model (or TensorRT plan) with its contract .json next to it; '
-                   'empty: the embedded EfficientNet-Lite0 (ImageNet)', True, None),
-    'labels_path': ('', "labels file, one per line; empty: the model contract's", True, None),
-    'backend': ('auto', ' | '.join(BACKEND_CHOICES), True, None),
-    'dla_core': (-1, 'DLA core to run on; -1 asks for the GPU', True, (-1, 15)),
-    'allow_gpu_fallback': (True, 'run layers the DLA cannot run (or the whole model, when the '
-                           'requested accelerator is missing) on the GPU/CPU instead of '
-                           'refusing to start', True, None),
-    'precision': ('fp32', 'fp32 | fp16 | int8 | best (DLA needs fp16 or int8; fp16 is chosen '
-                  'for the DLA unless int8 is asked)', True, None),
-    'batch_size': (1, 'images per inference; queued frames are batched, never waited for',
-                   True, BATCH_SIZES),
-    'cpu_threads': (1, 'CPU threads of the CPU provider; 0: the runtime default', True, (0, 64)),
-    'device_id': (0, 'CUDA device index', True, (0, 15)),
-    'engine_cache_dir': ('', 'TensorRT engine cache folder; empty: ~/.cache/dla_infer_ros',
-                         True, None),
-    'workspace_mb': (1024, 'TensorRT builder workspace in MiB', True, (16, 65536)),
-    'dla_sram_mb': (0, 'DLA managed SRAM pool in MiB for DLA builds, a power of two; 0: the '
-                    'TensorRT default (1 MiB)', True, (0, 64)),
-    'force_rebuild': (False, 'ignore cached engines and build again', True, None),
-    'calibration_dir': ('', 'folder of images for INT8 calibration', True, None),
-    'cuda_binding': ('cuda-python', 'cuda-python | pycuda (TensorRT backend)', True, None),
-    'preprocess_device': ('auto', 'auto (the GPU when the TensorRT backend runs the model on the '
-                          'GPU or a DLA; otherwise the CPU, saying why) | cpu | gpu (refuse to '
-                          'start when it cannot)', True, None),
-    'spin_wait': (False, 'TensorRT backend: busy-wait for each inference (trtexec '
-                  '--useSpinWait: a little less latency, one CPU core busy while the GPU/DLA '
-                  'works) instead of sleeping until it completes', True, None),
-    'top_k': (5, 'results per image (changes take effect on the next frame)', False, (1, 1000)),
-    'score_threshold': (0.0, 'drop results scoring below this (changes at run time)', False,
-                        (0.0, 1.0)),
-    'image_transport': ('raw', 'raw: sensor_msgs/Image on image | compressed: '
-                        'sensor_msgs/CompressedImage on image/compressed (the base topic after '
-                        'remapping, + /compressed, as image_transport names it)', True, None),
-    'result_class_id': ('index', 'what ObjectHypothesis.class_id carries: index (the class index '
-                        'as text, the key of the class_map of label_info, as vision_msgs asks) | '
-                        'label (the class name)', True, None),
-    'image_reliability': ('auto', 'auto (match the publishers on the topic) | reliable | '
-                          'best_effort', True, None),
-    'image_depth': (1, 'depth of the image subscription queue', True, (1, 100)),
-    'queue_size': (1, 'frames waiting for inference; older ones are dropped and counted',
-                   True, (1, 100)),
-    'max_image_pixels': (MAX_IMAGE_PIXELS, 'larger frames (height x width; for compressed '
-                         'ones as their header says, before decoding) are rejected and counted',
-                         True, (1, MAX_PIXELS)),
-    'dla_platform': ('auto', 'DLA rules for the start-up placement prediction: auto (read the '
-                     'device tree) | xavier | orin', True, None),
-    'diagnostics_period': (1.0, 'seconds between /diagnostics messages', True, (0.1, 60.0)),
-}
+#: name -> setting: every parameter of the node (:mod:`.classifier_settings`).
+PARAMETERS = classifier_parameters()
 
 
-def _descriptor(name: str) -> ParameterDescriptor:
-    default, description, read_only, bounds = PARAMETERS[name]
-    return make_descriptor(default, description, read_only, bounds)
+def _descriptor(entry: Setting) -> ParameterDescriptor:
+    return make_descriptor(entry.default, entry.description, entry.read_only, entry.bounds)
 
 
 class ClassifierNode(LifecycleNode):
@@ -159,8 +99,10 @@ class ClassifierNode(LifecycleNode):
         :raises DlaInferError: when ``autostart`` is on and the model cannot be loaded as asked.
         """
         super().__init__(node_name, **kwargs)
-        for name, (default, _, _, _) in PARAMETERS.items():
-            declare_parameter(self, name, default, _descriptor(name))
+        # Gathered now: a backend registered after import (a plugin) declares its options too.
+        self._settings = classifier_parameters()
+        for name, entry in self._settings.items():
+            declare_parameter(self, name, entry.default, _descriptor(entry))
         reject_unknown_overrides(self)
         self._node_name = node_name
         self._state = 'unconfigured'
@@ -219,11 +161,14 @@ class ClassifierNode(LifecycleNode):
                                 + ', '.join(TRANSITIONS))
         self._in_process = True
         try:
-            if trigger() != TransitionCallbackReturn.SUCCESS:
-                raise DlaInferError(self._transition_error
-                                    or f'{name} is not possible in state {self._state}')
+            result = trigger()
+        except rclpy_implementation.RCLError:  # Humble, Jazzy: raised where Kilted returns
+            result = TransitionCallbackReturn.ERROR
         finally:
             self._in_process = False
+        if result != TransitionCallbackReturn.SUCCESS:
+            raise DlaInferError(self._transition_error
+                                or f'{name} is not possible in state {self._state}')
 
     @property
     def lifecycle_state(self) -> str:
@@ -359,25 +304,12 @@ class ClassifierNode(LifecycleNode):
             classifier.deactivate()
 
     def _make_classifier(self) -> Classifier:
-        for name, choices in (('backend', BACKEND_CHOICES),
-                              ('image_reliability', RELIABILITIES),
-                              ('image_transport', IMAGE_TRANSPORTS),
-                              ('result_class_id', CLASS_ID_KINDS),
-                              ('preprocess_device', PREPROCESS_DEVICES),
-                              ('dla_platform', DLA_PLATFORMS)):
-            if self._param(name) not in choices:  # read-only: checked once, here
-                raise DlaInferError(f'{name}={self._param(name)!r}; expected one of '
-                                    + ', '.join(choices))
-        contract = resolve_model(self._param('model_path'), self._param('labels_path'))
-        options = BackendOptions(
-            dla_core=self._param('dla_core'), allow_gpu_fallback=self._param('allow_gpu_fallback'),
-            precision=self._param('precision'), batch_size=self._param('batch_size'),
-            device_id=self._param('device_id'), cpu_threads=self._param('cpu_threads'),
-            engine_cache_dir=self._param('engine_cache_dir'),
-            force_rebuild=self._param('force_rebuild'),
-            workspace_mb=self._param('workspace_mb'), dla_sram_mb=self._param('dla_sram_mb'),
-            calibration_dir=self._param('calibration_dir'),
-            cuda_binding=self._param('cuda_binding'), spin_wait=self._param('spin_wait'))
+        values = {name: self._param(name) for name in self._settings}
+        for entry in self._settings.values():
+            if entry.choices:  # read-only: checked once, here (rclpy checks the ranges)
+                entry.check(values[entry.name])
+        contract = resolve_model(values['model_path'], values['labels_path'])
+        options = backend_options(values)
         classifier = Classifier(contract, self._param('backend'), options,
                                 self._param('top_k'), self._param('score_threshold'),
                                 preprocess_device=self._param('preprocess_device'))
@@ -682,7 +614,7 @@ class ClassifierNode(LifecycleNode):
 def main(args: Optional[List[str]] = None) -> None:
     """Run one classifier node until shutdown."""
     spin_node(ClassifierNode, 'classifier', args,
-              {name: (spec[0], _descriptor(name)) for name, spec in PARAMETERS.items()})
+              {name: (entry.default, _descriptor(entry)) for name, entry in PARAMETERS.items()})
 
 
 if __name__ == '__main__':

@@ -21,10 +21,20 @@ imports it on :meth:`~dla_infer_ros.backends.base.Backend.activate`. Every
 TensorRT name the package uses is listed in :mod:`.api_surface`.
 """
 
-from dla_infer_ros.backends.tensorrt.backend import dla_core_count, TensorRtBackend
-from dla_infer_ros.backends.tensorrt.builder import DlaMemoryPools
-from dla_infer_ros.backends.tensorrt.calibrator import (BatchSource, FolderBatchSource,
-                                                        Preprocess)
+import importlib
+from typing import Any
 
-__all__ = ['BatchSource', 'DlaMemoryPools', 'FolderBatchSource', 'Preprocess',
-           'TensorRtBackend', 'dla_core_count']
+#: name -> the module of this package that defines it (imported on first use, so that
+#: reading the light modules, such as ``options``, does not load the backend)
+_EXPORTS = {'TensorRtBackend': 'backend', 'dla_core_count': 'backend',
+            'DlaMemoryPools': 'builder', 'BatchSource': 'calibrator',
+            'FolderBatchSource': 'calibrator', 'Preprocess': 'calibrator'}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """:return: an exported name, its module imported now."""
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'{__name__}.{_EXPORTS[name]}'), name)
