@@ -400,6 +400,36 @@ def test_gpu_preprocessing_feeds_the_engine_without_a_host_wait(
                        cpu_path_preprocess_ms=round(on_cpu.last_timings['preprocess'], 4))
 
 
+def test_deactivate_returns_the_device_memory_of_activate(
+        cache_dir: str, photos: List[Tuple[str, np.ndarray]]) -> None:
+    # What the node's cleanup transition relies on: configure (activate) then cleanup
+    # (deactivate) leaves the device as it found it, GPU preprocessing included.
+    contract, options = default_contract(), trt_options(cache_dir)
+    probe = create_cuda_api('cuda-python', 0)
+    try:
+        with Classifier(contract, 'tensorrt', options, preprocess_device='gpu'):
+            pass  # the engine built (or read from the cache) and the kernel compiled once
+        levels = []
+        for _ in range(3):
+            with probe.bound():
+                before, _ = probe.mem_get_info()
+            classifier = Classifier(contract, 'tensorrt', options, preprocess_device='gpu')
+            classifier.activate()
+            classifier.classify([photos[0][1]], 'BGR')
+            with probe.bound():
+                active, _ = probe.mem_get_info()
+            classifier.deactivate()
+            with probe.bound():
+                after, _ = probe.mem_get_info()
+            levels.append((before, active, after))
+        report(what='activate_deactivate_device_memory', levels=levels)
+        for before, active, after in levels:
+            assert active < before  # the engine and its buffers took memory
+            assert after == before, levels  # and gave all of it back
+    finally:
+        probe.close()
+
+
 def test_fp16_engine_input_is_written_by_the_preprocessing(tmp_path: Any) -> None:
     path = str(tmp_path / 'digits.plan')
     build_raw_plan(path, half_input=True)
