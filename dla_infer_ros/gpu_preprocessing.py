@@ -331,14 +331,22 @@ class GpuPreprocessor:
             state.rows_for = key
         return state.rows
 
-    def enqueue(self, slot: int = 0) -> None:
-        """Enqueue the upload of the staged crop and the kernel (the GPU's part)."""
+    def enqueue(self, slot: int = 0, upload: bool = True, kernel: bool = True) -> None:
+        """
+        Enqueue the upload of the staged crop and the kernel (the GPU's part).
+
+        :param upload: enqueue the upload (False: the benchmark times the kernel alone).
+        :param kernel: enqueue the kernel (False: the benchmark times the upload alone).
+        """
         state = self._slots[slot]
         if state.host is None or state.device is None or state.launch is None:
             raise DlaInferError(f'nothing staged in slot {slot}')
         with self._api.bound():
-            self._api.copy_htod_2d_async(state.device, state.host, state.region, self._stream)
-            self._kernel.launch(self._grid, _BLOCK, state.launch, self._stream)
+            if upload:
+                self._api.copy_htod_2d_async(state.device, state.host, state.region,
+                                             self._stream)
+            if kernel:
+                self._kernel.launch(self._grid, _BLOCK, state.launch, self._stream)
 
     def _staging(self, slot: _Slot, shape: Tuple[int, ...], device_bytes: int) -> np.ndarray:
         """

@@ -197,3 +197,26 @@ def test_unknown_preprocess_device_is_refused(model: str) -> None:
     with pytest.raises(DlaInferError, match=r"preprocess_device='tpu'; expected one of auto, "
                                             'cpu, gpu'):
         Classifier(resolve_model(model), 'onnxruntime', preprocess_device='tpu')
+
+
+def test_upload_and_kernel_can_be_enqueued_alone(world: FakeWorld,
+                                                 kernels: List[StandInKernel]) -> None:
+    # What tools/bench_gpu_preprocessing.py times apart.
+    contract = resolve_model().input_contract
+    cuda = world.cuda
+    with cuda.bound():
+        output = cuda.device_buffer(3 * contract.height * contract.width * 4)
+        stream = cuda.stream()
+    gpu = gpu_preprocessing.GpuPreprocessor(contract, 1, cuda, output, stream)
+    try:
+        gpu.stage(images(1)['BGR'], 'BGR')
+        cuda.copies.clear()
+        gpu.enqueue(kernel=False)
+        assert cuda.copies == ['htod_2d'] and kernels[0].launches == 0
+        gpu.enqueue(upload=False)
+        assert cuda.copies == ['htod_2d'] and kernels[0].launches == 1
+    finally:
+        gpu.close()
+        with cuda.bound():
+            output.free()
+            stream.free()

@@ -21,7 +21,8 @@ For 640x480 and 1920x1080 bgr8 frames and the default model's contract (centre c
 :class:`GpuPreprocessor` per frame: the copy into its pinned buffer of the crop, or of
 the rows the resize reads when it shrinks more than 2x (``stage``), the upload and the
 kernel between CUDA events (``enqueue``), and all of it with a stream synchronisation as
-wall time and as the calling thread's CPU time.
+wall time and as the calling thread's CPU time; then the upload alone and the kernel alone
+between events (each with the host's time to enqueue it).
 Prints medians and the ratios. Needs cuda-python, a GPU and OpenCV.
 
 Usage: ``python tools/bench_gpu_preprocessing.py [--iterations N] [--json FILE]``
@@ -62,6 +63,7 @@ def measure(size: Any, iterations: int, api: Any, stream: Any) -> Dict[str, floa
     gpu = GpuPreprocessor(contract, 1, api, out, stream)
     begin, end = api.event(), api.event()
     events: List[float] = []
+    parts: Dict[str, List[float]] = {'upload': [], 'kernel': []}
     wall: List[float] = []
     thread_cpu: List[float] = []
     host_copy: List[float] = []
@@ -79,13 +81,22 @@ def measure(size: Any, iterations: int, api: Any, stream: Any) -> Dict[str, floa
                 thread_cpu.append(time.thread_time() - start_cpu)
                 host_copy.append(staged - start)
                 events.append(api.elapsed_ms(begin, end) / 1e3)
+        for index in range(iterations + 10):  # each part alone, between events
+            for part in parts:
+                api.record(begin, stream)
+                gpu.enqueue(upload=part == 'upload', kernel=part == 'kernel')
+                api.record(end, stream)
+                api.synchronize(stream)
+                if index >= 10:
+                    parts[part].append(api.elapsed_ms(begin, end) / 1e3)
     finally:
         gpu.close()
         begin.free()
         end.free()
         out.free()
     return {'cpu_us': _median_us(cpu_s), 'gpu_events_us': _median_us(events),
-            'host_copy_us': _median_us(host_copy),
+            'host_copy_us': _median_us(host_copy), 'upload_alone_us': _median_us(parts['upload']),
+            'kernel_alone_us': _median_us(parts['kernel']),
             'gpu_wall_us': _median_us(wall), 'gpu_thread_cpu_us': _median_us(thread_cpu)}
 
 
@@ -113,6 +124,9 @@ def main() -> int:
               f'{r["gpu_events_us"]:14.1f} {r["gpu_wall_us"]:9.1f} '
               f'{r["gpu_thread_cpu_us"]:15.1f} {r["cpu_us"] / r["gpu_events_us"]:18.1f} '
               f'{r["cpu_us"] / r["gpu_wall_us"]:13.1f}')
+    print('each part alone between CUDA events (the launch included), medians in us: ' + '; '.join(
+        f'{name} upload {r["upload_alone_us"]:.1f}, kernel {r["kernel_alone_us"]:.1f}'
+        for name, r in results.items()))
     if args.json:
         with open(args.json, 'w', encoding='utf-8') as f:
             json.dump(results, f, indent=2)
