@@ -56,6 +56,12 @@ DEFAULT_SERVICE_TIME = 1.0
 #: (whose service times, measured through DDS, vary by a millisecond or two).
 TIE_TOLERANCE = 0.2
 TIE_SLACK = 0.002  # seconds
+#: An idle accelerator measured at most this many times slower than the best, not sent a
+#: frame for :data:`PROBE_INTERVAL` seconds, takes the next one: a measurement taken while
+#: the graph started (or the host was busy) is renewed instead of shutting an equal
+#: accelerator out for good. A GPU four times faster than a DLA core keeps a quiet stream.
+PROBE_FACTOR = 2.5
+PROBE_INTERVAL = 1.0  # seconds
 
 
 @dataclasses.dataclass
@@ -102,14 +108,17 @@ class LoadBalancer:
         """:return: the accelerator names."""
         return [t.name for t in self._targets]
 
-    def choose(self, available: Optional[Collection[str]] = None) -> Optional[str]:
+    def choose(self, available: Optional[Collection[str]] = None,
+               now: Optional[float] = None) -> Optional[str]:
         """
         Pick the accelerator that would finish one more frame first.
 
-        Among those within :data:`TIE_TOLERANCE` of it, the one sent a frame least
-        recently (then the first in order).
+        Among those within :data:`TIE_TOLERANCE` of it, and those due a new measurement
+        (:data:`PROBE_INTERVAL`), the one sent a frame least recently (then the first in
+        order).
 
         :param available: the accelerators that may be chosen (default: all).
+        :param now: the time (same clock as :meth:`sent`); without it nothing is probed.
         :return: its name, or None when every available accelerator is full.
         """
         finishes = [((len(t.in_flight) + 1) * self._service_time(t), t) for t in self._targets
@@ -119,7 +128,9 @@ class LoadBalancer:
             return None
         best_finish = min(finish for finish, _ in finishes)
         limit = best_finish * (1.0 + TIE_TOLERANCE) + TIE_SLACK
-        tied = [t for finish, t in finishes if finish <= limit]
+        tied = [t for finish, t in finishes if finish <= limit or (
+            now is not None and not t.in_flight and now - t.last_sent >= PROBE_INTERVAL
+            and finish <= best_finish * PROBE_FACTOR)]
         return min(tied, key=lambda t: t.last_sent).name
 
     def sent(self, target: str, key: Hashable, now: float) -> None:
@@ -356,7 +367,7 @@ class Dispatcher(Generic[ResultT]):
         if unique and self._held[tag]:
             self.stats.duplicates += 1
             return None, []
-        target = self.balancer.choose(available)
+        target = self.balancer.choose(available, now)
         if target is None:
             self.stats.skipped += 1
             return None, []

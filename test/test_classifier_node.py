@@ -606,6 +606,7 @@ def test_help_lists_the_parameters_and_starts_nothing(module: str, flag: str) ->
     assert done.stdout.startswith('usage: ros2 run dla_infer_ros '), done.stdout
     for name in importlib.import_module(module).PARAMETERS:
         assert f'\n  {name} (' in done.stdout, name
+    assert '(Type' not in done.stdout, done.stdout  # every type named as ROS names it
     assert '[INFO]' not in done.stdout + done.stderr  # no node was made
 
 

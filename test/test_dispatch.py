@@ -110,6 +110,31 @@ class TestLoadBalancer:
         assert dispatcher.stats.per_target == {'dla0': 10, 'dla1': 10, 'cpu': 10}
         assert released == list(range(30))
 
+    def test_a_slow_measurement_of_an_equal_accelerator_is_renewed(self) -> None:
+        # Both serve a frame in 15 ms; b was measured once at 30 ms (the graph starting).
+        balancer = LoadBalancer(['a', 'b'], max_in_flight=2)
+        for key, (target, took) in enumerate([('a', 0.5), ('b', 0.5), ('a', 0.015),
+                                             ('b', 0.030)]):
+            balancer.sent(target, key, float(key))
+            balancer.done(target, key, key + took)
+        chosen = []
+        for frame in range(100):  # 5 Hz: either one could take every frame
+            now = 10.0 + frame * 0.2
+            target = balancer.choose(now=now)
+            assert target is not None
+            balancer.sent(target, 100 + frame, now)
+            balancer.done(target, 100 + frame, now + 0.015)
+            chosen.append(target)
+        assert 'b' in chosen[:10]  # re-measured within the probe interval
+        assert chosen[50:].count('b') >= 20, chosen  # then tied again: they take turns
+        # a four times slower accelerator is not probed: the quiet stream stays on the fast one
+        slow = LoadBalancer(['gpu', 'dla'], max_in_flight=2)
+        for key, (target, took) in enumerate([('gpu', 0.5), ('dla', 0.5), ('gpu', 0.012),
+                                             ('dla', 0.048)]):
+            slow.sent(target, key, float(key))
+            slow.done(target, key, key + took)
+        assert {slow.choose(now=10.0 + i) for i in range(10)} == {'gpu'}
+
     def test_only_available_accelerators_are_chosen(self) -> None:
         balancer = LoadBalancer(['a', 'b'], max_in_flight=1)
         assert balancer.choose(available=['b']) == 'b'

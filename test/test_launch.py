@@ -31,6 +31,7 @@ pytest.importorskip('launch_ros', reason='launch_ros is not installed (it comes 
                     'install, not from PyPI); test_topology.py covers what the launch files build')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, 'test', 'data')
 
 
 def load_launch_file(name: str) -> ModuleType:
@@ -93,7 +94,7 @@ def test_multi_accel_default_is_three_classifiers(monkeypatch: pytest.MonkeyPatc
 
 def test_multi_accel_with_dispatcher_and_image_source(monkeypatch: pytest.MonkeyPatch) -> None:
     nodes = expand(load_launch_file('multi_accel.launch.py'), {
-        'use_dispatcher': 'true', 'start_image_source': 'true', 'images': '/data/frames',
+        'use_dispatcher': 'true', 'start_image_source': 'true', 'images': DATA,
         'rate': '12.5', 'image_topic': '/camera/image_raw', 'model_path': '/models/m.onnx'},
         monkeypatch)
     by_name = {n['name']: n for n in nodes}
@@ -102,7 +103,7 @@ def test_multi_accel_with_dispatcher_and_image_source(monkeypatch: pytest.Monkey
     assert by_name['dispatcher']['parameters']['targets'] == [
         'classifier_gpu', 'classifier_dla0', 'classifier_dla1']
     assert by_name['dispatcher']['remappings'] == {'image': '/camera/image_raw'}
-    assert by_name['image_source']['parameters']['source'] == '/data/frames'
+    assert by_name['image_source']['parameters']['source'] == DATA
     assert by_name['image_source']['parameters']['rate'] == 12.5
     assert by_name['image_source']['remappings'] == {'image': '/camera/image_raw'}
     gpu = by_name['classifier_gpu']

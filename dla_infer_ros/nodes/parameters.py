@@ -147,7 +147,10 @@ def parameter_help(executable: str, summary: str,
                 limits = f', {bounds.from_value:g}..{bounds.to_value:g}'
         default_text = repr(default) if isinstance(default, str) else str(default).lower() \
             if isinstance(default, bool) else str(default)
-        kind = _TYPE_NAMES.get(type(default), type(default).__name__)
+        if isinstance(default, Parameter.Type):  # declared by type, no default value
+            kind, default_text = default.name.lower().replace('_', ' '), 'unset'
+        else:
+            kind = _TYPE_NAMES.get(type(default), type(default).__name__)
         lines.append(f'  {name} ({kind}, {default_text}{limits})'
                      f'{" (restart)" if descriptor.read_only else ""}')
         lines.append(f'      {descriptor.description}')
