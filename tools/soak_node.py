@@ -199,8 +199,9 @@ def counters_sample(values: Dict[str, str]) -> Sample:
 def separate_topology(options: Options, env: Dict[str, str],
                       folder: str) -> Tuple[List[Watched], List[Classifier]]:
     """:return: the image source and ``options.nodes`` classifier processes, started."""
-    from dla_infer_ros.nodes.classifier_node import PARAMETERS
-    bound = PARAMETERS['queue_size'][0] + PARAMETERS['batch_size'][0] + BACKLOG_SLACK
+    from dla_infer_ros.nodes.classifier_settings import classifier_parameters
+    declared = classifier_parameters()
+    bound = declared['queue_size'].default + declared['batch_size'].default + BACKLOG_SLACK
     watched: List[Watched] = []
     classifiers: List[Classifier] = []
     try:
