@@ -16,7 +16,7 @@
 
 import dataclasses
 import os
-from typing import Any, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import numpy as np
 import pytest
@@ -101,11 +101,12 @@ def rig(tiny_model: str) -> Iterator[Rig]:
     rig.close()
 
 
-def test_results_merge_in_frame_order_from_all_three(rig: Rig) -> None:
+def publish_in_bursts(rig: Rig, stamped: bool = True) -> Dict[str, Any]:
+    """Publish FRAMES frames in bursts; :return: the dispatcher's counters once all are settled."""
     assert rig.spin_until(lambda: rig.image_pub.get_subscription_count() > 0, 10.0)
     # Bursts fill every classifier, so each one gets frames whatever its speed.
     for index in range(FRAMES):
-        rig.publish(index)
+        rig.publish(index, stamped)
         if index % BURST == BURST - 1:
             rig.spin_until(lambda: False, 0.1)
 
@@ -115,7 +116,12 @@ def test_results_merge_in_frame_order_from_all_three(rig: Rig) -> None:
             stats['skipped'] == FRAMES and len(rig.merged) == stats['released']
 
     assert rig.spin_until(settled, 20.0), rig.dispatcher.stats_snapshot()
-    stats = rig.dispatcher.stats_snapshot()
+    stats: Dict[str, Any] = rig.dispatcher.stats_snapshot()
+    return stats
+
+
+def test_results_merge_in_frame_order_from_all_three(rig: Rig) -> None:
+    stats = publish_in_bursts(rig)
     seconds = [m.header.stamp.sec for m in rig.merged]
     assert seconds == sorted(seconds) and len(set(seconds)) == len(seconds)
     for msg in rig.merged:
@@ -152,19 +158,7 @@ def test_frame_key_is_stamp_and_frame_id() -> None:
 
 def test_unstamped_frames_are_merged_by_arrival(rig: Rig) -> None:
     # A camera that leaves the stamp at zero: every frame has the same key.
-    assert rig.spin_until(lambda: rig.image_pub.get_subscription_count() > 0, 10.0)
-    for index in range(FRAMES):
-        rig.publish(index, stamped=False)
-        if index % BURST == BURST - 1:
-            rig.spin_until(lambda: False, 0.1)
-
-    def settled() -> bool:
-        stats = rig.dispatcher.stats_snapshot()
-        return stats['received'] == FRAMES and stats['released'] + stats['dropped'] + \
-            stats['skipped'] == FRAMES and len(rig.merged) == stats['released']
-
-    assert rig.spin_until(settled, 20.0), rig.dispatcher.stats_snapshot()
-    stats = rig.dispatcher.stats_snapshot()
+    stats = publish_in_bursts(rig, stamped=False)
     assert stats['duplicates'] == 0 and (stats['dropped'], stats['late']) == (0, 0), stats
     assert len(rig.merged) == FRAMES - stats['skipped'] > FRAMES // 2
 
