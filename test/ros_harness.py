@@ -25,7 +25,7 @@ import random
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -128,6 +128,21 @@ def failed_start(module: str, parameters: Dict[str, Any],
     assert code == 1, log
     assert 'Traceback' not in log, log
     return log
+
+
+def image_message(colour: Tuple[int, int, int], frame_id: str, stamp_sec: int) -> Any:
+    """:return: a 64x48 rgb8 ``sensor_msgs/Image`` of one colour, with this header."""
+    import numpy as np
+    from sensor_msgs.msg import Image
+    from dla_infer_ros.image_conversion import array_to_image_fields
+    pixels = np.zeros((48, 64, 3), np.uint8)
+    pixels[...] = colour
+    msg = Image()
+    for key, value in array_to_image_fields(pixels, 'rgb8').items():
+        setattr(msg, key, value)
+    msg.header.frame_id = frame_id
+    msg.header.stamp.sec = stamp_sec
+    return msg
 
 
 def spin_until(executor: Any, condition: Callable[[], bool], timeout: float) -> bool:

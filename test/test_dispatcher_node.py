@@ -18,14 +18,12 @@ import dataclasses
 import os
 from typing import Any, Dict, Iterator, List
 
-import numpy as np
 import pytest
 
 from conftest import needs_onnxruntime
 from dla_infer_ros.errors import DlaInferError
-from dla_infer_ros.image_conversion import array_to_image_fields
 from dla_infer_ros.topology import build_topology, TopologyOptions
-from ros_harness import configure_ros_environment, ros_available, spin_until
+from ros_harness import configure_ros_environment, image_message, ros_available, spin_until
 
 pytestmark = [
     pytest.mark.ros, needs_onnxruntime,
@@ -74,15 +72,8 @@ class Rig:
             self.executor.add_node(node)
 
     def publish(self, index: int, stamped: bool = True) -> None:
-        from sensor_msgs.msg import Image
-        pixels = np.zeros((48, 64, 3), dtype=np.uint8)
-        pixels[...] = COLOURS[index % 3][1]
-        msg = Image()
-        for key, value in array_to_image_fields(pixels, 'rgb8').items():
-            setattr(msg, key, value)
-        msg.header.frame_id = 'camera'
-        msg.header.stamp.sec, msg.header.stamp.nanosec = (1000 + index if stamped else 0), 0
-        self.image_pub.publish(msg)
+        self.image_pub.publish(image_message(COLOURS[index % 3][1], 'camera',
+                                             1000 + index if stamped else 0))
 
     def spin_until(self, condition: Any, timeout: float) -> bool:
         return spin_until(self.executor, condition, timeout)

@@ -26,12 +26,11 @@ import json
 import logging
 from typing import Any, Iterator, List
 
-import numpy as np
 import pytest
 
 from conftest import needs_onnxruntime
-from dla_infer_ros.image_conversion import array_to_image_fields
-from ros_harness import configure_ros_environment, NodeProcess, ros_available, spin_until
+from ros_harness import (configure_ros_environment, image_message, NodeProcess, ros_available,
+                         spin_until)
 
 pytestmark = [
     pytest.mark.ros, needs_onnxruntime,
@@ -82,16 +81,9 @@ class Manager:
         return bool(self.call(self.change, request).success)
 
     def publish(self, count: int) -> None:
-        from sensor_msgs.msg import Image
-        pixels = np.zeros((48, 64, 3), np.uint8)
-        pixels[...] = RED
         for _ in range(count):
-            msg = Image()
-            for key, value in array_to_image_fields(pixels, 'rgb8').items():
-                setattr(msg, key, value)
-            msg.header.frame_id = f'frame_{self.sent}'
+            self.image_pub.publish(image_message(RED, f'frame_{self.sent}', 0))
             self.sent += 1
-            self.image_pub.publish(msg)
             self.spin(0.05)
 
     def served(self, timeout: float = 20.0) -> bool:

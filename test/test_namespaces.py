@@ -25,13 +25,11 @@ import os
 import textwrap
 from typing import Any, Dict, Iterator, List
 
-import numpy as np
 import pytest
 
 from conftest import needs_onnxruntime
-from dla_infer_ros.image_conversion import array_to_image_fields
 from dla_infer_ros.topology import build_topology, TopologyOptions
-from ros_harness import configure_ros_environment, ros_available, spin_until
+from ros_harness import configure_ros_environment, image_message, ros_available, spin_until
 
 pytestmark = [
     pytest.mark.ros, needs_onnxruntime,
@@ -93,15 +91,7 @@ class Graph:
             self.executor.add_node(node)
 
     def publish(self, index: int) -> None:
-        from sensor_msgs.msg import Image
-        msg = Image()
-        pixels = np.zeros((48, 64, 3), np.uint8)
-        pixels[...] = (255, 0, 0)
-        for key, value in array_to_image_fields(pixels, 'rgb8').items():
-            setattr(msg, key, value)
-        msg.header.frame_id = 'camera'
-        msg.header.stamp.sec = 1000 + index
-        self.camera.publish(msg)
+        self.camera.publish(image_message((255, 0, 0), 'camera', 1000 + index))
 
     def close(self) -> None:
         self.executor.shutdown()
